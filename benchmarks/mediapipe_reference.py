@@ -1,0 +1,38 @@
+"""MediaPipe 0.10.21 `mp.solutions.hands`, the reference our pipeline is compared with.
+
+A test and benchmark dependency only: the product never imports mediapipe.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mediapipe_hands(static_image_mode: bool, max_num_hands: int, model_complexity: int = 1,
+                    min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
+    import mediapipe as mp
+
+    return mp.solutions.hands.Hands(static_image_mode=static_image_mode, max_num_hands=max_num_hands,
+                                    model_complexity=model_complexity,
+                                    min_detection_confidence=min_detection_confidence,
+                                    min_tracking_confidence=min_tracking_confidence)
+
+
+def to_arrays(result, width: int, height: int) -> list[dict]:
+    """One dict per hand: landmarks (21, 3) in pixels (z as MediaPipe gives it), world landmarks, and
+    handedness converted to our unmirrored convention (MediaPipe's legacy labels assume a mirrored image)."""
+    hands = []
+    for landmarks, world, handedness in zip(result.multi_hand_landmarks or [], result.multi_hand_world_landmarks or [],
+                                            result.multi_handedness or []):
+        image = np.array([[point.x * width, point.y * height, point.z] for point in landmarks.landmark])
+        metric = np.array([[point.x, point.y, point.z] for point in world.landmark])
+        label = handedness.classification[0]
+        hands.append({"landmarks": image, "world_landmarks": metric,
+                      "handedness": "right" if label.label == "Left" else "left", "score": label.score})
+    return hands
+
+
+def run(frames: list[np.ndarray], static_image_mode: bool, max_num_hands: int, model_complexity: int = 1):
+    """MediaPipe's hands for each RGB frame, tracking across frames unless static_image_mode."""
+    with mediapipe_hands(static_image_mode, max_num_hands, model_complexity) as hands:
+        return [to_arrays(hands.process(frame), frame.shape[1], frame.shape[0]) for frame in frames]

@@ -1,0 +1,72 @@
+"""Hand landmark model: rotated 224x224 crops of all hands in one batch, outputs projected to the image.
+
+Decoding follows MediaPipe's hand_landmark_cpu.pbtxt (reference doc 1.5): landmarks come in crop pixels,
+z is divided by 224 and by ``normalize_z`` 0.4, then everything is rotated and scaled back by the crop
+rectangle (z by its width relative to the image width); world landmarks are only rotated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .backend import OnnxModel
+from .geometry import crop_matrices, landmarks_to_rects, project_from_crops, rotate, transform_rects
+
+INPUT_SIZE = 224
+NORMALIZE_Z = 0.4
+# Landmarks -> next frame's crop (hand_landmark_landmarks_to_roi.pbtxt).
+TRACKING_SHIFT_Y = -0.1
+TRACKING_SCALE = 2.0
+
+
+@dataclass
+class LandmarkBatch:
+    """Landmark model outputs for N crops, in image coordinates."""
+
+    landmarks: np.ndarray        # (N, 21, 3) x, y pixels, z MediaPipe relative depth
+    world_landmarks: np.ndarray  # (N, 21, 3) metres
+    presence: np.ndarray         # (N,)
+    right_hand: np.ndarray       # (N,) probability that the hand, as it appears in the image, is a right hand
+
+
+def crop(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """One 224x224 crop; replicated border like MediaPipe's ImageToTensor default."""
+    return cv2.warpAffine(image, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def decode(raw_landmarks: np.ndarray, raw_world: np.ndarray, rects: np.ndarray, image_widths: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Project (N, 63) raw outputs of crops ``rects`` into image landmarks and rotated world landmarks."""
+    crop_landmarks = raw_landmarks.reshape(-1, 21, 3) / INPUT_SIZE
+    landmarks = np.empty_like(crop_landmarks)
+    landmarks[..., :2] = project_from_crops(crop_landmarks[..., :2], rects)
+    landmarks[..., 2] = crop_landmarks[..., 2] / NORMALIZE_Z * (rects[:, 2] / image_widths)[:, None]
+    world = raw_world.reshape(-1, 21, 3).copy()
+    world[..., :2] = rotate(world[..., :2], rects[:, 4])
+    return landmarks.astype(np.float32), world.astype(np.float32)
+
+
+def tracking_rects(landmarks: np.ndarray) -> np.ndarray:
+    """Next frame's crops (N, 5) from this frame's landmarks (N, 21, >=2)."""
+    return transform_rects(landmarks_to_rects(landmarks), TRACKING_SHIFT_Y, TRACKING_SCALE)
+
+
+class LandmarkModel:
+    """Runs the landmark model on crops of one or several images in a single inference call."""
+
+    def __init__(self, model: OnnxModel):
+        self.model = model
+
+    def run(self, images: list[np.ndarray], image_indices: np.ndarray, rects: np.ndarray) -> LandmarkBatch:
+        """Landmarks for crop ``rects[i]`` (pixels) of ``images[image_indices[i]]``, all in one batch."""
+        matrices = crop_matrices(rects, INPUT_SIZE)
+        crops = [crop(images[index], matrix) for index, matrix in zip(image_indices, matrices)]
+        batch = cv2.dnn.blobFromImages(crops, scalefactor=1 / 255.0)
+        raw_landmarks, presence, handedness, raw_world = self.model.run(batch)
+        widths = np.array([images[index].shape[1] for index in image_indices], np.float64)
+        landmarks, world = decode(raw_landmarks, raw_world, rects, widths)
+        return LandmarkBatch(landmarks, world, presence[:, 0].astype(np.float64), handedness[:, 0].astype(np.float64))

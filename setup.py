@@ -1,0 +1,39 @@
+"""pip packaging of the ROS-free library and the `hand-tracking` CLI.
+
+The ROS 2 build (colcon, ament_cmake) does not use this file: CMakeLists.txt installs the same Python
+package next to the generated messages. Pick the onnxruntime flavour with an extra:
+`pip install -e ".[cpu]"` or `pip install -e ".[gpu]"` (never both wheels in one environment).
+"""
+
+from glob import glob
+
+from setuptools import setup
+
+setup(
+    name="hand_tracking_ros",
+    version="0.1.0",
+    description="Real-time multi-hand tracking (MediaPipe Hands on onnxruntime) with a ROS 2 node",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=["hand_tracking_ros"],
+    install_requires=["numpy>=1.21", "opencv-python-headless>=4.5", "tqdm"],
+    extras_require={
+        "cpu": ["onnxruntime>=1.16"],
+        "gpu": ["onnxruntime-gpu>=1.16"],
+        "bag": ["rosbags>=0.10"],
+        "test": [
+            "pytest>=7",
+            "rosbags>=0.10",
+            # The reference implementation and the TFLite runtime, for parity tests and benchmarks only.
+            "mediapipe==0.10.21",
+            "tflite-runtime==2.14.0",
+        ],
+    },
+    data_files=[
+        ("share/hand_tracking_ros/models", sorted(glob("models/*.onnx")) + ["models/SHA256SUMS"]),
+        ("share/hand_tracking_ros/msg", sorted(glob("msg/*.msg"))),
+    ],
+    entry_points={"console_scripts": ["hand-tracking = hand_tracking_ros.cli:main"]},
+)

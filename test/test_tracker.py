@@ -1,0 +1,181 @@
+"""The whole pipeline on real images and videos, against MediaPipe 0.10.21 where it is installed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import DATA_DIR, load_rgb, read_video
+
+from hand_tracking_ros import HandTracker
+
+HAND_IMAGES = sorted(str(path.relative_to(DATA_DIR)) for pattern in ("hands/*.png", "hands/*.jpg", "hands/assorted/*.jpg")
+                     for path in DATA_DIR.glob(pattern))
+NEGATIVE_IMAGES = sorted(str(path.relative_to(DATA_DIR)) for path in DATA_DIR.glob("negatives/*")
+                         if path.suffix.lower() in (".png", ".jpg"))
+VIDEO = "videos/reaching_hand_640x360.mp4"
+
+
+@pytest.fixture(scope="module")
+def static_tracker():
+    return HandTracker(static_image_mode=True)
+
+
+@pytest.fixture(scope="module")
+def video_frames():
+    return read_video(VIDEO)
+
+
+def median_pixel_error(ours: np.ndarray, theirs: np.ndarray) -> float:
+    return float(np.median(np.linalg.norm(ours[:, :2] - theirs[:, :2], axis=1)))
+
+
+def match_hands(ours, theirs):
+    """Pair each of our hands with MediaPipe's nearest hand; returns (our hand, reference hand) pairs."""
+    pairs = []
+    for hand in ours:
+        errors = [median_pixel_error(hand.landmarks, reference["landmarks"]) for reference in theirs]
+        pairs.append((hand, theirs[int(np.argmin(errors))]))
+    return pairs
+
+
+def test_images_match_mediapipe(static_tracker):
+    mediapipe_reference = pytest.importorskip("mediapipe_reference")
+    pytest.importorskip("mediapipe", reason="mediapipe==0.10.21 (the reference) is not installed")
+    images = [load_rgb(name) for name in HAND_IMAGES]
+    references = mediapipe_reference.run(images, static_image_mode=True, max_num_hands=2)
+    found = 0
+    for name, image, theirs in zip(HAND_IMAGES, images, references):
+        ours = static_tracker.process(image)
+        assert len(ours) == len(theirs), name
+        for hand, reference in match_hands(ours, theirs):
+            assert median_pixel_error(hand.landmarks, reference["landmarks"]) < 2.0, name
+            np.testing.assert_allclose(hand.landmarks[:, 2], reference["landmarks"][:, 2], atol=0.01)
+            np.testing.assert_allclose(hand.world_landmarks, reference["world_landmarks"], atol=0.005)
+            assert hand.handedness == reference["handedness"], name
+            found += 1
+    assert found >= 15  # the photos hold at least this many hands that both pipelines find
+
+
+def test_video_tracking_matches_mediapipe(video_frames):
+    mediapipe_reference = pytest.importorskip("mediapipe_reference")
+    pytest.importorskip("mediapipe", reason="mediapipe==0.10.21 (the reference) is not installed")
+    references = mediapipe_reference.run(video_frames, static_image_mode=False, max_num_hands=2)
+    tracker = HandTracker(max_num_hands=2)
+    errors = []
+    for index, (frame, theirs) in enumerate(zip(video_frames, references)):
+        ours = tracker.process(frame)
+        assert len(ours) == len(theirs), f"frame {index}"
+        errors += [median_pixel_error(hand.landmarks, reference["landmarks"]) for hand, reference in match_hands(ours, theirs)]
+    assert len(errors) >= 150
+    assert np.median(errors) < 2.0
+
+
+def test_one_hand_keeps_one_id_and_detector_stops_when_full(video_frames):
+    tracker = HandTracker(max_num_hands=1)
+    ids = set()
+    for frame in video_frames:
+        ids.update(hand.id for hand in tracker.process(frame))
+    assert ids == {0}
+    # Tracking from landmarks: the detector ran only until the hand was found.
+    assert tracker.detector_runs <= 3
+    # With room for a second hand, MediaPipe's rule runs the detector on every frame.
+    roomy = HandTracker(max_num_hands=2)
+    for frame in video_frames[:20]:
+        roomy.process(frame)
+    assert roomy.detector_runs == 20
+
+
+def test_ids_are_never_reused(video_frames):
+    tracker = HandTracker(max_num_hands=1)
+    first = tracker.process(video_frames[100])[0].id
+    tracker.reset()
+    second = tracker.process(video_frames[100])[0].id
+    assert second != first
+
+
+def test_presence_threshold_ends_tracks(video_frames):
+    tracker = HandTracker(max_num_hands=1)
+    assert len(tracker.process(video_frames[100])) == 1
+    tracker.min_presence_confidence = 1.01  # nothing can pass
+    assert tracker.process(video_frames[101]) == []
+    tracker.min_presence_confidence = 0.5
+    assert tracker.process(video_frames[102])[0].id == 1  # the old track ended; a new one starts
+
+
+def test_static_mode_detects_every_image_without_tracking(video_frames):
+    tracker = HandTracker(static_image_mode=True, max_num_hands=1)
+    ids = [tracker.process(frame)[0].id for frame in video_frames[100:105]]
+    assert tracker.detector_runs == 5
+    assert len(set(ids)) == 5
+
+
+def test_max_num_hands_caps_the_result(static_tracker):
+    two_hands = load_rgb("hands/assorted/0.jpg")
+    assert len(static_tracker.process(two_hands)) == 2
+    capped = HandTracker(static_image_mode=True, max_num_hands=1)
+    assert len(capped.process(two_hands)) == 1
+
+
+def test_tracking_never_exceeds_max_hands_or_duplicates():
+    frames = [load_rgb("hands/assorted/0.jpg")] * 6
+    tracker = HandTracker(max_num_hands=2)
+    for frame in frames:
+        hands = tracker.process(frame)
+        assert len(hands) <= 2
+        assert len({hand.id for hand in hands}) == len(hands)
+    assert sorted(hand.id for hand in hands) == [0, 1]
+    left, right = (hand.landmarks for hand in hands)
+    assert median_pixel_error(left, right) > 20  # two different hands, not one hand twice
+
+
+@pytest.mark.parametrize("name", NEGATIVE_IMAGES)
+def test_no_hand_on_negative_images(static_tracker, name):
+    assert static_tracker.process(load_rgb(name)) == []
+
+
+def test_no_hand_in_negative_video():
+    tracker = HandTracker()
+    frames = read_video("negatives/cockatoo.mp4")
+    assert sum(len(tracker.process(frame)) for frame in frames[::4]) == 0
+
+
+def test_mirrored_swaps_handedness():
+    image = load_rgb("hands/hand_left.jpg")
+    plain = HandTracker(static_image_mode=True).process(image)[0]
+    mirrored = HandTracker(static_image_mode=True, mirrored=True).process(image)[0]
+    assert {plain.handedness, mirrored.handedness} == {"left", "right"}
+    assert plain.handedness_score == pytest.approx(mirrored.handedness_score)
+    # The hand flipped horizontally is the other hand, and the mirrored tracker says so.
+    flipped = HandTracker(static_image_mode=True, mirrored=True).process(image[:, ::-1])[0]
+    assert flipped.handedness == plain.handedness
+
+
+def test_streams_are_tracked_independently_in_one_batch(video_frames):
+    tracker = HandTracker(max_num_hands=1)
+    single = HandTracker(max_num_hands=1)
+    for frame in video_frames[100:110]:
+        both = tracker.process_streams({"left_camera": frame, "right_camera": frame[:, ::-1]})
+        alone = single.process(frame)
+    assert both["left_camera"][0].id != both["right_camera"][0].id
+    np.testing.assert_allclose(both["left_camera"][0].landmarks, alone[0].landmarks, atol=1e-3)
+
+
+@pytest.mark.parametrize("image, message", [
+    (np.zeros((10, 10, 3), np.float32), "uint8"),
+    (np.full((10, 10, 3), np.nan), "NaN"),
+    (np.zeros((10, 10), np.uint8), "grayscale"),
+    (np.zeros((10, 10, 4), np.uint8), "RGBA"),
+    (np.zeros((0, 10, 3), np.uint8), "empty"),
+    (np.zeros((20000, 2, 3), np.uint8), "larger than"),
+    ([[0, 0, 0]], "numpy array"),
+])
+def test_bad_images_raise_clear_value_errors(static_tracker, image, message):
+    with pytest.raises(ValueError, match=message):
+        static_tracker.process(image)
+
+
+def test_bad_model_complexity_and_device_are_rejected():
+    with pytest.raises(ValueError, match="model_complexity"):
+        HandTracker(model_complexity=2)
+    with pytest.raises(ValueError, match="device"):
+        HandTracker(device="gpu")
