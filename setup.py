@@ -22,10 +22,12 @@ setup(
     extras_require={
         "cpu": ["onnxruntime>=1.16"],
         "gpu": ["onnxruntime-gpu>=1.16"],
-        "bag": ["rosbags>=0.10"],
+        "bag": ["rosbags>=0.11.7", "rosbags-image>=0.10"],
         "test": [
             "pytest>=7",
-            "rosbags>=0.10",
+            "rosbags>=0.11.7",
+            "rosbags-image>=0.10",
+            "ruamel.yaml",
             # The reference implementation and the TFLite runtime, for parity tests and benchmarks only.
             "mediapipe==0.10.21",
             "tflite-runtime==2.14.0",

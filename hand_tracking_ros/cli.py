@@ -13,12 +13,15 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 
-from .backend import DEVICES, ProviderUnavailableError
+from .backend import DEVICES, ProviderUnavailableError, use_shared_thread_pool
+from .gestures import HOLD_FRAMES
 from .models import ModelFileError
+from .smoothing import IMAGE_SMOOTHING
 from .sources import Frame, FrameSource, SourceError
 from .types import Hand
 
@@ -71,39 +74,66 @@ class AnnotationWriter:
             self.video.release()
 
 
-def add_track_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="SOURCE",
-                        help="an image, a video, a folder of images (sorted by name) or a camera index")
+def add_tracker_arguments(parser: argparse.ArgumentParser) -> None:
+    """HandTracker options, shared by `track` and `bag`."""
     parser.add_argument("--max-hands", type=int, default=2, metavar="N", help="most hands to track (default 2)")
     parser.add_argument("--static-image-mode", action="store_true",
                         help="run the palm detector on every frame, no tracking (default for image sources "
                              "anyway: unrelated images are never tracked across)")
     parser.add_argument("--model-complexity", type=int, choices=(0, 1), default=1,
                         help="0 = lite models (faster), 1 = full models (default)")
-    parser.add_argument("--output", type=Path, metavar="FILE.jsonl",
-                        help="write JSON lines here (default: standard output)")
-    parser.add_argument("--annotate", type=Path, metavar="OUT",
-                        help="write the input with the hands drawn: an image file, a folder, or a video file")
+    parser.add_argument("--detection-interval", type=int, default=3, metavar="N",
+                        help="while at least one hand is tracked, look for more hands every N frames "
+                             "(default 3; 1 = every frame, as MediaPipe)")
     parser.add_argument("--min-detection-confidence", type=float, default=0.5)
     parser.add_argument("--min-presence-confidence", type=float, default=0.5)
     parser.add_argument("--mirrored", action="store_true",
                         help="input is mirrored (selfie view): swap the handedness labels")
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="inference device (default auto: TensorRT, then CUDA, then CPU)")
+    parser.add_argument("--no-smoothing", dest="smoothing", action="store_false",
+                        help="report the models' raw landmarks (no One Euro filter per track)")
+    parser.add_argument("--smoothing-min-cutoff", type=float, default=IMAGE_SMOOTHING.min_cutoff, metavar="HZ",
+                        help="One Euro min_cutoff for image landmarks: lower smooths a still hand more "
+                             f"(default {IMAGE_SMOOTHING.min_cutoff})")
+    parser.add_argument("--smoothing-beta", type=float, default=IMAGE_SMOOTHING.beta,
+                        help=f"One Euro beta for image landmarks: higher lags less on fast moves "
+                             f"(default {IMAGE_SMOOTHING.beta})")
+    parser.add_argument("--gesture-hold-frames", type=int, default=HOLD_FRAMES, metavar="N",
+                        help=f"report a gesture once it has held N frames (default {HOLD_FRAMES})")
+
+
+def tracker_from_arguments(args: argparse.Namespace, static_image_mode: bool = False):
+    from .tracker import HandTracker
+
+    return HandTracker(max_num_hands=args.max_hands, min_detection_confidence=args.min_detection_confidence,
+                       min_presence_confidence=args.min_presence_confidence,
+                       model_complexity=args.model_complexity,
+                       static_image_mode=args.static_image_mode or static_image_mode,
+                       detection_interval=args.detection_interval, mirrored=args.mirrored, device=args.device,
+                       smoothing=args.smoothing,
+                       image_smoothing=replace(IMAGE_SMOOTHING, min_cutoff=args.smoothing_min_cutoff,
+                                               beta=args.smoothing_beta),
+                       gesture_hold_frames=args.gesture_hold_frames)
+
+
+def add_track_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SOURCE",
+                        help="an image, a video, a folder of images (sorted by name) or a camera index")
+    parser.add_argument("--output", type=Path, metavar="FILE.jsonl",
+                        help="write JSON lines here (default: standard output)")
+    parser.add_argument("--annotate", type=Path, metavar="OUT",
+                        help="write the input with the hands drawn: an image file, a folder, or a video file")
+    add_tracker_arguments(parser)
 
 
 def run_track(args: argparse.Namespace) -> int:
     from .drawing import draw_hands
-    from .tracker import HandTracker
 
     if args.max_hands < 1:
         raise SourceError("--max-hands must be at least 1")
     source = FrameSource(args.source)
-    tracker = HandTracker(max_num_hands=args.max_hands, min_detection_confidence=args.min_detection_confidence,
-                          min_presence_confidence=args.min_presence_confidence,
-                          model_complexity=args.model_complexity,
-                          static_image_mode=args.static_image_mode or source.is_still,
-                          mirrored=args.mirrored, device=args.device)
+    tracker = tracker_from_arguments(args, static_image_mode=source.is_still)
     output = open(args.output, "w") if args.output else sys.stdout
     annotator = AnnotationWriter(args.annotate, source) if args.annotate else None
     frames = iter(source)
@@ -150,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(name)s: %(levelname)s: %(message)s")
     try:
+        use_shared_thread_pool()  # this process runs nothing but hand tracking
         return args.run(args)
     except (SourceError, ModelFileError, ProviderUnavailableError, ValueError) as error:
         print(f"hand-tracking: error: {error}", file=sys.stderr)

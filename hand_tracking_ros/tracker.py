@@ -3,7 +3,9 @@
 Per frame and stream (reference doc 1.7):
 1. The crops tracked from the previous frame's landmarks are kept.
 2. The palm detector runs only while fewer than ``max_num_hands`` hands are tracked (every frame in
-   ``static_image_mode``); its palms become crops, and a palm whose crop overlaps a tracked crop by
+   ``static_image_mode``). While at least one hand is tracked it looks for further hands only every
+   ``detection_interval`` frames: the detector costs twice the landmark model, and a second hand entering
+   the view a frame or two later is an acceptable price for most of that time back. Its palms become crops, and a palm whose crop overlaps a tracked crop by
    axis-aligned IoU > ``min_tracking_iou`` is dropped: tracked crops win, so one hand is never reported
    twice. Unlike MediaPipe, the result is capped at ``max_num_hands``.
 3. All crops of all streams go through the landmark model in one batched call.
@@ -23,8 +25,12 @@ import numpy as np
 from .backend import OnnxModel, check_device
 from .detector import PalmDetector, palms_to_hand_rects
 from .geometry import axis_aligned_iou, box_iou, to_rotated_rect
+from .gestures import HOLD_FRAMES, GestureStabilizer, classify_gesture
+from .handedness import HandednessAverager
 from .landmarks import LandmarkModel, tracking_rects
 from .models import HAND_LANDMARK, PALM_DETECTION, load_model_bytes
+from .pose import CameraIntrinsics, estimate_hand_pose
+from .smoothing import IMAGE_SMOOTHING, WORLD_SMOOTHING, LandmarkSmoother, OneEuroParams
 from .types import Hand
 
 LOGGER = logging.getLogger("hand_tracking_ros")
@@ -93,6 +99,7 @@ class StreamState:
 
     track_ids: list[int] = field(default_factory=list)
     rects: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    frames_since_detection: int = 0
 
 
 class HandTracker:
@@ -101,9 +108,19 @@ class HandTracker:
     def __init__(self, max_num_hands: int = 2, min_detection_confidence: float = 0.5,
                  min_presence_confidence: float = 0.5, min_tracking_iou: float = 0.5, model_complexity: int = 1,
                  static_image_mode: bool = False, mirrored: bool = False, device: str = "auto",
-                 models_dir=None, threads: int = 0):
+                 detection_interval: int = 3, models_dir=None, threads: int = 0,
+                 smoothing: bool = True, image_smoothing: OneEuroParams = IMAGE_SMOOTHING,
+                 world_smoothing: OneEuroParams = WORLD_SMOOTHING, gesture_hold_frames: int = HOLD_FRAMES):
         if model_complexity not in (0, 1):
             raise ValueError(f"model_complexity must be 0 (lite) or 1 (full); got {model_complexity!r}")
+        if int(max_num_hands) < 1 or int(detection_interval) < 1:
+            raise ValueError(f"max_num_hands and detection_interval must be at least 1; got {max_num_hands}, "
+                             f"{detection_interval}")
+        for name, value in (("min_detection_confidence", min_detection_confidence),
+                            ("min_presence_confidence", min_presence_confidence),
+                            ("min_tracking_iou", min_tracking_iou)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]; got {value}")
         device = check_device(device)
         self.max_num_hands = max_num_hands
         self.min_detection_confidence = min_detection_confidence
@@ -111,6 +128,7 @@ class HandTracker:
         self.min_tracking_iou = min_tracking_iou
         self.static_image_mode = static_image_mode
         self.mirrored = mirrored
+        self.detection_interval = detection_interval
         self.model_complexity = model_complexity
         palm_model = OnnxModel(*load_model_bytes(PALM_DETECTION[model_complexity], models_dir), device, threads)
         landmark_model = OnnxModel(*load_model_bytes(HAND_LANDMARK[model_complexity], models_dir), device, threads)
@@ -120,12 +138,35 @@ class HandTracker:
         self.detector_runs = 0
         self._streams: dict[object, StreamState] = {}
         self._next_id = 0
+        # Per-track post-processing in _finish_hands, all keyed by track id. ``smoothing`` may be switched
+        # between frames like the other plain attributes.
+        self.smoothing = smoothing
+        self._smoother = LandmarkSmoother(image_smoothing, world_smoothing)
+        self._handedness = HandednessAverager()
+        self._gestures = GestureStabilizer(gesture_hold_frames)
+        self._intrinsics: dict[object, CameraIntrinsics] = {}
+
+    def continue_ids_after(self, previous: HandTracker) -> None:
+        """Number new tracks after ``previous``'s, so that a tracker that replaces another one (new models or
+        device) never reuses an id that has been reported."""
+        self._next_id = max(self._next_id, previous._next_id)
 
     def reset(self) -> None:
         """Forget every track of every stream (ids are still never reused)."""
         ended = [track_id for state in self._streams.values() for track_id in state.track_ids]
         self._streams.clear()
         self._forget_tracks(ended)
+
+    def set_camera_intrinsics(self, intrinsics: CameraIntrinsics | None, stream=None) -> None:
+        """Intrinsics of the camera of ``stream`` (``process`` uses stream None); with them each hand of that
+        stream gets ``Hand.pose`` in the camera frame. ``None`` removes them (``Hand.pose`` is then None)."""
+        if intrinsics is None:
+            self._intrinsics.pop(stream, None)
+        elif isinstance(intrinsics, CameraIntrinsics):
+            self._intrinsics[stream] = intrinsics
+        else:
+            raise TypeError(f"intrinsics must be a CameraIntrinsics or None; got {type(intrinsics).__name__} "
+                            "(see CameraIntrinsics.from_camera_info)")
 
     def process(self, image_rgb: np.ndarray, timestamp: float | None = None) -> list[Hand]:
         """Hands in one RGB uint8 image of the default stream; ``timestamp`` in seconds (for smoothing)."""
@@ -150,7 +191,7 @@ class HandTracker:
         # Crops of this frame: tracked ones first (they win over detections), then new palms.
         crop_ids = [list(state.track_ids) for state in states]
         crop_rects = [state.rects for state in states]
-        needs_detection = [index for index, state in enumerate(states) if len(state.track_ids) < self.max_num_hands]
+        needs_detection = [index for index, state in enumerate(states) if self._detector_due(state)]
         if needs_detection:
             self.detector_runs += len(needs_detection)
             palms = self.detector.detect([frames[index] for index in needs_detection], self.min_detection_confidence)
@@ -181,7 +222,16 @@ class HandTracker:
                             for track_id, row in zip(track_ids, rows)]
         if ended:
             self._forget_tracks(ended)
-        return {key: self._finish_hands(hands, timestamp) for key, hands in results.items()}
+        return {key: self._finish_hands(hands, timestamp, key, frame.shape[1::-1])
+                for (key, hands), frame in zip(results.items(), frames)}
+
+    def _detector_due(self, state: StreamState) -> bool:
+        state.frames_since_detection += 1
+        due = len(state.track_ids) < self.max_num_hands and (
+            not state.track_ids or state.frames_since_detection >= self.detection_interval)
+        if due:
+            state.frames_since_detection = 0
+        return due
 
     def _drop_tracked(self, tracked_rects: np.ndarray, new_rects: np.ndarray) -> np.ndarray:
         """New crops that do not overlap a tracked crop by IoU > min_tracking_iou, nor an earlier new crop."""
@@ -202,9 +252,31 @@ class HandTracker:
                     landmarks=batch.landmarks[row], world_landmarks=batch.world_landmarks[row],
                     rect=to_rotated_rect(rect), frame_handedness=label, frame_handedness_score=score)
 
-    def _finish_hands(self, hands: list[Hand], timestamp: float | None) -> list[Hand]:
-        """Per-track post-processing of this frame's hands (ids assigned, raw landmarks)."""
+    def _finish_hands(self, hands: list[Hand], timestamp: float | None, stream, image_size: tuple[int, int]
+                      ) -> list[Hand]:
+        """Per-track post-processing of this frame's hands (ids assigned, raw landmarks): One Euro smoothing,
+        handedness averaged over the track, the gesture held for ``gesture_hold_frames``, and the pose when
+        the hand's stream has camera intrinsics."""
+        if not self.smoothing:
+            self._smoother.reset()  # so that switching smoothing back on starts from fresh landmarks
+        camera = self._intrinsics.get(stream)
+        if camera is not None:
+            camera = camera.for_image_size(*image_size)
+        for hand in hands:
+            if self.smoothing:
+                hand.landmarks, hand.world_landmarks = self._smoother.smooth(
+                    hand.id, hand.landmarks, hand.world_landmarks, timestamp)
+            hand.handedness, hand.handedness_score = self._handedness.update(
+                hand.id, hand.frame_handedness, hand.frame_handedness_score)
+            gesture, score = classify_gesture(hand.world_landmarks)
+            # A still image has no following frames to hold a gesture over.
+            hand.gesture, hand.gesture_score = (
+                (gesture, score) if self.static_image_mode else self._gestures.update(hand.id, gesture, score))
+            if camera is not None:
+                hand.pose = estimate_hand_pose(hand.world_landmarks, hand.landmarks, camera)
         return hands
 
     def _forget_tracks(self, ended_ids: list[int]) -> None:
         """Called with the ids of tracks that ended, so per-track state can be dropped."""
+        for per_track in (self._smoother, self._handedness, self._gestures):
+            per_track.forget(ended_ids)

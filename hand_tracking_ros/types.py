@@ -15,8 +15,12 @@ Conventions (also in the README):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pose.py needs OpenCV; only type checkers need the name here
+    from .pose import HandPose
 
 NUM_LANDMARKS = 21
 
@@ -82,3 +86,4 @@ class Hand:
     frame_handedness_score: float = 0.0
     gesture: str | None = None
     gesture_score: float = 0.0
+    pose: HandPose | None = None  # in the camera frame; None without camera intrinsics (see pose.py)

@@ -4,6 +4,8 @@ because no GPU exists here: it wraps the real CPU onnxruntime and only pretends 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import onnxruntime
@@ -90,3 +92,15 @@ def test_auto_prefers_tensorrt_with_engine_cache_and_dynamic_batch(monkeypatch, 
     batch = np.random.default_rng(0).random((2, 3, 192, 192), dtype=np.float32)
     for bound, plain in zip(model.run(batch), model.session.run(None, {"input": batch})):
         np.testing.assert_allclose(bound, plain, rtol=1e-6)
+
+
+def test_shared_thread_pool_runs_the_pipeline_in_a_fresh_process():
+    # Process-wide, so it gets a process of its own.
+    script = ("from hand_tracking_ros import HandTracker, backend; import numpy as np; "
+              "assert backend.use_shared_thread_pool(); "
+              "tracker = HandTracker(model_complexity=0); "
+              "assert tracker.landmark_model.model.session.get_session_options().use_per_session_threads is False; "
+              "print(len(tracker.process(np.zeros((120, 160, 3), np.uint8))))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"

@@ -20,6 +20,11 @@ def static_tracker():
     return HandTracker(static_image_mode=True)
 
 
+def raw_tracker(**options) -> HandTracker:
+    """A tracker without smoothing, whose landmarks are the models' own, comparable with MediaPipe's."""
+    return HandTracker(smoothing=False, **options)
+
+
 @pytest.fixture(scope="module")
 def video_frames():
     return read_video(VIDEO)
@@ -38,14 +43,15 @@ def match_hands(ours, theirs):
     return pairs
 
 
-def test_images_match_mediapipe(static_tracker):
+def test_images_match_mediapipe():
     mediapipe_reference = pytest.importorskip("mediapipe_reference")
     pytest.importorskip("mediapipe", reason="mediapipe==0.10.21 (the reference) is not installed")
     images = [load_rgb(name) for name in HAND_IMAGES]
     references = mediapipe_reference.run(images, static_image_mode=True, max_num_hands=2)
     found = 0
+    tracker = raw_tracker(static_image_mode=True)
     for name, image, theirs in zip(HAND_IMAGES, images, references):
-        ours = static_tracker.process(image)
+        ours = tracker.process(image)
         assert len(ours) == len(theirs), name
         for hand, reference in match_hands(ours, theirs):
             assert median_pixel_error(hand.landmarks, reference["landmarks"]) < 2.0, name
@@ -60,7 +66,7 @@ def test_video_tracking_matches_mediapipe(video_frames):
     mediapipe_reference = pytest.importorskip("mediapipe_reference")
     pytest.importorskip("mediapipe", reason="mediapipe==0.10.21 (the reference) is not installed")
     references = mediapipe_reference.run(video_frames, static_image_mode=False, max_num_hands=2)
-    tracker = HandTracker(max_num_hands=2)
+    tracker = raw_tracker(max_num_hands=2)
     errors = []
     for index, (frame, theirs) in enumerate(zip(video_frames, references)):
         ours = tracker.process(frame)
@@ -78,11 +84,25 @@ def test_one_hand_keeps_one_id_and_detector_stops_when_full(video_frames):
     assert ids == {0}
     # Tracking from landmarks: the detector ran only until the hand was found.
     assert tracker.detector_runs <= 3
-    # With room for a second hand, MediaPipe's rule runs the detector on every frame.
-    roomy = HandTracker(max_num_hands=2)
-    for frame in video_frames[:20]:
-        roomy.process(frame)
-    assert roomy.detector_runs == 20
+    # With room for a second hand, MediaPipe's rule runs the detector on every frame (detection_interval=1);
+    # by default it looks for the second hand every third frame once one hand is tracked.
+    every_frame = HandTracker(max_num_hands=2, detection_interval=1)
+    every_third = HandTracker(max_num_hands=2)
+    for frame in video_frames[:21]:
+        every_frame.process(frame)
+        every_third.process(frame)
+    assert every_frame.detector_runs == 21
+    assert every_third.detector_runs == 7
+
+
+def test_detection_interval_does_not_change_the_tracked_hand(video_frames):
+    every_frame = raw_tracker(max_num_hands=2, detection_interval=1)
+    every_third = raw_tracker(max_num_hands=2, detection_interval=3)
+    for frame in video_frames[:60]:
+        first, second = every_frame.process(frame), every_third.process(frame)
+        assert len(first) == len(second)
+        for a, b in zip(first, second):
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
 
 
 def test_ids_are_never_reused(video_frames):
@@ -151,8 +171,8 @@ def test_mirrored_swaps_handedness():
 
 
 def test_streams_are_tracked_independently_in_one_batch(video_frames):
-    tracker = HandTracker(max_num_hands=1)
-    single = HandTracker(max_num_hands=1)
+    tracker = raw_tracker(max_num_hands=1)
+    single = raw_tracker(max_num_hands=1)
     for frame in video_frames[100:110]:
         both = tracker.process_streams({"left_camera": frame, "right_camera": frame[:, ::-1]})
         alone = single.process(frame)
@@ -179,3 +199,11 @@ def test_bad_model_complexity_and_device_are_rejected():
         HandTracker(model_complexity=2)
     with pytest.raises(ValueError, match="device"):
         HandTracker(device="gpu")
+
+
+def test_replacement_tracker_continues_the_ids(video_frames):
+    first = HandTracker(max_num_hands=1)
+    reported = first.process(video_frames[100])[0].id
+    replacement = HandTracker(max_num_hands=1, model_complexity=0)
+    replacement.continue_ids_after(first)
+    assert replacement.process(video_frames[101])[0].id > reported

@@ -1,0 +1,210 @@
+"""Launch test of the installed hand_tracking_node with real images (needs ROS 2 and a built workspace).
+
+    colcon build && source install/setup.bash
+    launch_test test/test_node_launch.py           # or: colcon test --packages-select hand_tracking_ros
+    pytest test/test_node_launch.py                # launch_testing's pytest plugin runs it too
+
+Without rclpy and launch_testing (no ROS 2), pytest skips this file with the reason; with them but without
+the package built and sourced, it skips too.
+"""
+
+from __future__ import annotations
+
+import time
+import unittest
+from pathlib import Path
+
+import pytest
+
+try:
+    import launch_testing
+    import launch_testing.actions
+    import launch_testing.asserts
+    import rclpy
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    from cv_bridge import CvBridge
+    from diagnostic_msgs.msg import DiagnosticArray
+    from launch import LaunchDescription
+    from launch_ros.actions import Node
+    from rcl_interfaces.srv import GetParameters, SetParameters
+    from rclpy.parameter import Parameter, parameter_value_to_python
+    from sensor_msgs.msg import Image
+    from visualization_msgs.msg import Marker, MarkerArray
+except ImportError as error:  # no ROS 2 here: launch_testing's plugin is absent, so skipping the module is safe
+    pytest.skip(f"needs ROS 2 Jazzy or Humble with rclpy, cv_bridge and launch_testing ({error})",
+                allow_module_level=True)
+
+import cv2
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CAMERA = "/test_cam/image_raw"
+NODE = "/hand_tracking_node"
+TIMEOUT = 60.0  # seconds; the first images wait for the models to load
+
+
+def _workspace_problem() -> str | None:
+    try:
+        get_package_share_directory("hand_tracking_ros")
+    except PackageNotFoundError:
+        return "hand_tracking_ros is not installed: colcon build, then source install/setup.bash"
+    if not (DATA_DIR / "hands" / "thumbs_up.png").is_file():
+        return f"test images not found in {DATA_DIR} (the shared/ folder must sit beside the repository)"
+    return None
+
+
+@pytest.mark.skipif(_workspace_problem() is not None, reason=str(_workspace_problem()))
+@pytest.mark.launch_test
+def generate_test_description():
+    node = Node(package="hand_tracking_ros", executable="hand_tracking_node", name="hand_tracking_node",
+                output="screen",
+                parameters=[{"image_topics": [CAMERA], "publish_annotated_image": True, "device": "cpu"}])
+    return LaunchDescription([node, launch_testing.actions.ReadyToTest()]), {"tracking_node": node}
+
+
+def _hands_type() -> type:
+    # Imported here, not at the top: without a built workspace the module must still import, to be skipped.
+    from hand_tracking_ros.msg import HandLandmarksArray
+
+    return HandLandmarksArray
+
+
+def _image_message(path: Path, bridge: CvBridge, frame_id: str = "test_cam_optical_frame") -> Image:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert bgr is not None, path
+    # Camera-sized (640 wide): a 1920x1280 raw image does not get through best-effort DDS with default
+    # socket buffers, and the node subscribes best effort by default (sensor-data QoS).
+    bgr = cv2.resize(bgr, (640, round(bgr.shape[0] * 640 / bgr.shape[1])), interpolation=cv2.INTER_AREA)
+    message = bridge.cv2_to_imgmsg(bgr, encoding="bgr8")
+    message.header.frame_id = frame_id
+    return message
+
+
+class TestHandTrackingNode(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        rclpy.init()
+        cls.node = rclpy.create_node("hand_tracking_launch_test")
+        cls.bridge = CvBridge()
+        cls.hand_image = _image_message(DATA_DIR / "hands" / "thumbs_up.png", cls.bridge)
+        cls.set_client = cls.node.create_client(SetParameters, f"{NODE}/set_parameters")
+        cls.get_client = cls.node.create_client(GetParameters, f"{NODE}/get_parameters")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.destroy_node()
+        rclpy.shutdown()
+
+    # helpers ---------------------------------------------------------------------------------------------
+
+    def _collect(self, msg_type, topic: str) -> list:
+        received = []
+        self.node.create_subscription(msg_type, topic, received.append, 10)
+        return received
+
+    def _publish_until(self, publisher, message, condition, timeout: float = TIMEOUT) -> None:
+        """Publish ``message`` (freshly stamped) every 0.1 s until ``condition()`` or fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message.header.stamp = self.node.get_clock().now().to_msg()
+            publisher.publish(message)
+            end = time.monotonic() + 0.1
+            while time.monotonic() < end:
+                rclpy.spin_once(self.node, timeout_sec=0.02)
+            if condition():
+                return
+        self.fail(f"no result within {timeout} s")
+
+    def _call(self, client, request):
+        self.assertTrue(client.wait_for_service(timeout_sec=TIMEOUT), f"{client.srv_name} not available")
+        future = client.call_async(request)
+        rclpy.spin_until_future_complete(self.node, future, timeout_sec=TIMEOUT)
+        self.assertTrue(future.done(), f"{client.srv_name} did not answer")
+        return future.result()
+
+    def _set(self, **values):
+        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()
+                                                    for name, value in values.items()])
+        return self._call(self.set_client, request).results
+
+    def _get(self, name: str):
+        (value,) = self._call(self.get_client, GetParameters.Request(names=[name])).values
+        return parameter_value_to_python(value)
+
+    # tests ----------------------------------------------------------------------------------------------
+
+    def test_1_real_image_gives_a_hand_with_21_landmarks(self):
+        publisher = self.node.create_publisher(Image, CAMERA, 10)
+        hands = self._collect(_hands_type(), "/test_cam/hands")
+        markers = self._collect(MarkerArray, "/test_cam/hands/markers")
+        annotated = self._collect(Image, "/test_cam/hands/image")
+        self._publish_until(publisher, self.hand_image,
+                            lambda: any(m.hands for m in hands) and markers and annotated)
+
+        result = next(m for m in hands if m.hands)
+        self.assertEqual(result.header.frame_id, "test_cam_optical_frame")
+        self.assertEqual((result.image_width, result.image_height),
+                         (self.hand_image.width, self.hand_image.height))
+        hand = result.hands[0]
+        self.assertEqual(len(hand.landmarks), 21)
+        self.assertEqual(len(hand.world_landmarks), 21)
+        self.assertEqual(hand.handedness, "right")  # MediaPipe's reference says so for this photo
+        self.assertTrue(all(0 <= p.x <= result.image_width and 0 <= p.y <= result.image_height
+                            for p in hand.landmarks))
+        self.assertFalse(hand.pose_valid)  # no camera_info published: no metric pose
+        self.assertEqual(markers[-1].markers[0].action, Marker.DELETEALL)
+        self.assertEqual((annotated[-1].width, annotated[-1].encoding), (self.hand_image.width, "rgb8"))
+
+    def test_2_parameters_change_at_run_time_and_bad_values_are_refused(self):
+        (ok,) = self._set(max_num_hands=1)
+        self.assertTrue(ok.successful, ok.reason)
+        self.assertEqual(self._get("max_num_hands"), 1)
+
+        for bad, expected in (({"min_detection_confidence": 1.5}, "min_detection_confidence"),
+                              ({"device": "gpu"}, "device must be one of"),
+                              ({"image_topics": ["/a/image_raw", "/a/image_rect"]}, "same namespace")):
+            (result,) = self._set(**bad)
+            self.assertFalse(result.successful, bad)
+            self.assertIn(expected, result.reason)
+        self.assertEqual(self._get("device"), "cpu")
+
+        # A new model and a second camera at run time: each camera's results go to its own namespace.
+        (ok,) = self._set(model_complexity=0)
+        self.assertTrue(ok.successful, ok.reason)
+        (ok,) = self._set(image_topics=[CAMERA, "/second_cam/image_raw"])
+        self.assertTrue(ok.successful, ok.reason)
+        second = self._collect(_hands_type(), "/second_cam/hands")
+        publisher = self.node.create_publisher(Image, "/second_cam/image_raw", 10)
+        self._publish_until(publisher, self.hand_image, lambda: any(m.hands for m in second))
+        self.assertEqual(len(second[-1].hands[0].landmarks), 21)
+
+    def test_3_corrupt_images_do_not_stop_it(self, proc_output):
+        publisher = self.node.create_publisher(Image, CAMERA, 10)
+        truncated = _image_message(DATA_DIR / "hands" / "thumbs_up.png", self.bridge)
+        truncated.data = truncated.data[:1000]
+        unsupported = Image(encoding="32FC1", width=4, height=4, step=16, data=bytes(64))
+        empty = Image(encoding="bgr8", width=0, height=0, step=0, data=b"")
+        for bad in (truncated, unsupported, empty):
+            bad.header.stamp = self.node.get_clock().now().to_msg()
+            publisher.publish(bad)
+            time.sleep(0.3)  # one at a time, so that none replaces another before it is looked at
+        proc_output.assertWaitFor("skipping an image on /test_cam/image_raw", timeout=10)
+
+        hands = self._collect(_hands_type(), "/test_cam/hands")
+        self._publish_until(publisher, self.hand_image, lambda: any(m.hands for m in hands))
+
+        # All three were seen and counted as bad (the warning is throttled, the diagnostics are not).
+        diagnostics = self._collect(DiagnosticArray, "/diagnostics")
+
+        def bad_frames():
+            values = [dict((kv.key, kv.value) for kv in status.values) for array in diagnostics
+                      for status in array.status if status.hardware_id == CAMERA]
+            return values[-1]["frames_bad"] if values else None
+
+        self._publish_until(publisher, self.hand_image, lambda: bad_frames() is not None, timeout=5.0)
+        self.assertEqual(bad_frames(), "3")
+
+
+@launch_testing.post_shutdown_test()
+class TestShutdown(unittest.TestCase):
+    def test_node_exits_cleanly(self, proc_info, tracking_node):
+        launch_testing.asserts.assertExitCodes(proc_info, process=tracking_node)

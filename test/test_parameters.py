@@ -1,0 +1,114 @@
+"""Node parameters (definitions, validation, config/hand_tracking.yaml) and topic naming, without ROS."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+from conftest import REPO_ROOT
+from ruamel.yaml import YAML
+
+from hand_tracking_ros import HandTracker
+from hand_tracking_ros.parameters import DEFAULTS, PARAMETERS, SPECS, tracker_options, validate, validate_changes
+from hand_tracking_ros.topics import CameraTopics, camera_topics
+
+CONFIG = REPO_ROOT / "config" / "hand_tracking.yaml"
+
+
+def test_the_issue_names_are_all_declared():
+    assert {"max_num_hands", "min_detection_confidence", "min_presence_confidence", "min_tracking_iou",
+            "model_complexity", "device", "mirrored", "static_image_mode", "image_qos_reliability",
+            "image_topics", "image_transport", "publish_markers", "publish_annotated_image"} <= set(SPECS)
+
+
+@pytest.mark.parametrize("spec", PARAMETERS, ids=lambda spec: spec.name)
+def test_each_default_is_valid_and_described(spec):
+    assert validate(spec.name, spec.default) is None
+    assert len(spec.description) > 20
+    if spec.minimum is not None:
+        assert spec.minimum <= spec.default <= spec.maximum
+        assert str(spec.minimum) in spec.range_text and str(spec.maximum) in spec.range_text
+
+
+def test_image_qos_defaults_to_sensor_data_best_effort():
+    assert DEFAULTS["image_qos_reliability"] == "best_effort"
+    assert DEFAULTS["publish_annotated_image"] is False
+
+
+def test_yaml_lists_every_parameter_with_its_default():
+    document = YAML(typ="safe").load(CONFIG.read_text())
+    values = document["/**"]["ros__parameters"]
+    assert list(values) == [spec.name for spec in PARAMETERS]
+    for spec in PARAMETERS:
+        expected = list(spec.default) if isinstance(spec.default, tuple) else spec.default
+        assert values[spec.name] == expected and type(values[spec.name]) is type(expected), spec.name
+
+
+def test_yaml_comments_every_parameter():
+    lines = CONFIG.read_text().splitlines()
+    for spec in PARAMETERS:
+        (index,) = [i for i, line in enumerate(lines) if re.match(rf"\s+{spec.name}:", line)]
+        assert lines[index - 1].strip().startswith("#"), f"{spec.name} has no comment line above it"
+
+
+@pytest.mark.parametrize("name, value, reason", [
+    ("max_num_hands", 0, "max_num_hands must be from 1 to 10"),
+    ("max_num_hands", 2.0, "max_num_hands must be an integer"),
+    ("max_num_hands", True, "max_num_hands must be an integer"),
+    ("min_detection_confidence", 1.5, "min_detection_confidence must be from 0.0 to 1.0"),
+    ("min_presence_confidence", float("nan"), "min_presence_confidence must be from 0.0 to 1.0"),
+    ("min_tracking_iou", "0.5", "min_tracking_iou must be a number"),
+    ("model_complexity", 2, "model_complexity must be from 0 to 1"),
+    ("device", "gpu", "device must be one of: auto, tensorrt, cuda, cpu"),
+    ("mirrored", 1, "mirrored must be a bool"),
+    ("image_transport", "theora", "image_transport must be one of: raw, compressed"),
+    ("image_qos_reliability", "sometimes", "image_qos_reliability must be one of: best_effort, reliable"),
+    ("image_topics", [], "image_topics must name at least one image topic"),
+    ("image_topics", ["/cam/image raw"], "not a valid topic name"),
+    ("image_topics", ["/cam/1image"], "not a valid topic name"),
+    ("image_topics", ["/cam/image_raw", "/cam/image_rect"], "both would publish on '/cam/hands'"),
+    ("marker_assumed_depth", 0.0, "marker_assumed_depth must be from 0.05 to 10.0"),
+    ("no_such_parameter", 1, "unknown parameter"),
+])
+def test_bad_values_are_refused_with_a_reason(name, value, reason):
+    assert reason in validate(name, value)
+
+
+def test_good_values_are_accepted():
+    assert validate_changes({"max_num_hands": 4, "min_detection_confidence": 1, "device": "cpu",
+                             "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"],
+                             "mirrored": True}) is None
+
+
+def test_changes_are_refused_together_when_one_is_bad():
+    assert "max_num_hands" in validate_changes({"mirrored": True, "max_num_hands": 99})
+
+
+def test_tracker_options_are_hand_tracker_arguments():
+    options = tracker_options(DEFAULTS)
+    accepted = inspect.signature(HandTracker).parameters
+    assert set(options) <= set(accepted)
+    assert {name: accepted[name].default for name in options} == options  # same defaults as the core
+
+
+@pytest.mark.parametrize("image_topic, transport, expected", [
+    ("/cam_left/image_raw", "raw", CameraTopics("/cam_left/image_raw", "/cam_left/camera_info", "/cam_left/hands",
+                                                "/cam_left/hands/markers", "/cam_left/hands/image")),
+    ("/cam_left/image_raw", "compressed",
+     CameraTopics("/cam_left/image_raw/compressed", "/cam_left/camera_info", "/cam_left/hands",
+                  "/cam_left/hands/markers", "/cam_left/hands/image")),
+    ("image", "raw", CameraTopics("image", "camera_info", "hands", "hands/markers", "hands/image")),
+    ("/image_raw", "raw", CameraTopics("/image_raw", "/camera_info", "/hands", "/hands/markers", "/hands/image")),
+    ("robot/head/image", "raw", CameraTopics("robot/head/image", "robot/head/camera_info", "robot/head/hands",
+                                             "robot/head/hands/markers", "robot/head/hands/image")),
+])
+def test_outputs_go_to_the_input_namespace(image_topic, transport, expected):
+    assert camera_topics(image_topic, transport) == expected
+
+
+def test_topic_naming_refuses_bad_input():
+    with pytest.raises(ValueError, match="invalid image topic"):
+        camera_topics("/cam//image")
+    with pytest.raises(ValueError, match="image_transport"):
+        camera_topics("/cam/image", "h264")

@@ -1,0 +1,132 @@
+"""One Euro smoothing per track: on the real test videos through HandTracker, and its rules on real hands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import read_video
+from jitter import accel, jitter, lag  # benchmarks/jitter.py, the same measures as the benchmark
+
+from hand_tracking_ros import HandTracker
+from hand_tracking_ros.smoothing import LandmarkSmoother, OneEuroFilter, OneEuroParams, hand_scale
+
+VIDEO = "videos/reaching_hand_640x360.mp4"
+FPS = 25.0
+STILL, MOVING = (100, 200), (0, 90)  # see benchmarks/jitter.py
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return read_video(VIDEO)
+
+
+def track(frames, **options) -> tuple[np.ndarray, np.ndarray]:
+    tracker = HandTracker(max_num_hands=1, **options)
+    hands = [tracker.process(frame, index / FPS)[0] for index, frame in enumerate(frames)]
+    return (np.array([hand.landmarks[:, :2] for hand in hands], np.float64),
+            np.array([hand.world_landmarks for hand in hands], np.float64))
+
+
+@pytest.fixture(scope="module")
+def raw_and_smoothed(frames):
+    return track(frames, smoothing=False), track(frames)
+
+
+@pytest.fixture(scope="module")
+def hand(raw_and_smoothed):
+    """Real landmarks of one frame: (image (21, 3) with z 0, world (21, 3))."""
+    (image, world), _ = raw_and_smoothed
+    return np.column_stack([image[120], np.zeros(21)]), world[120]
+
+
+def test_smoothing_removes_jitter_on_a_real_video(raw_and_smoothed):
+    (raw, raw_world), (smoothed, smoothed_world) = raw_and_smoothed
+    # The still hand's jitter, free of its slow drift: the benchmark measures 6x, the floor is 3x.
+    assert accel(smoothed, STILL) < accel(raw, STILL) / 3
+    assert jitter(smoothed, STILL) < jitter(raw, STILL)
+    assert jitter(smoothed_world, STILL) < jitter(raw_world, STILL) / 3
+
+
+def test_smoothing_lags_at_most_one_frame_on_a_moving_hand(raw_and_smoothed):
+    (raw, raw_world), (smoothed, smoothed_world) = raw_and_smoothed
+    assert 0 <= lag(smoothed, raw, MOVING) <= 1.0
+    assert 0 <= lag(smoothed_world, raw_world, MOVING) <= 1.0
+
+
+def test_tracker_smoothing_can_be_switched(frames):
+    tracker = HandTracker(max_num_hands=1, smoothing=False)
+    reference = HandTracker(max_num_hands=1, smoothing=False)
+    for index in range(3):
+        ours = tracker.process(frames[index], index / FPS)[0]
+        raw = reference.process(frames[index], index / FPS)[0]
+        np.testing.assert_array_equal(ours.landmarks, raw.landmarks)
+    tracker.smoothing = True
+    for index in range(3, 30):
+        ours = tracker.process(frames[index], index / FPS)[0]
+        raw = reference.process(frames[index], index / FPS)[0]
+        if index == 3:  # switching on starts from this frame's landmarks
+            np.testing.assert_array_equal(ours.landmarks, raw.landmarks)
+    assert not np.array_equal(ours.landmarks, raw.landmarks)
+
+
+def test_image_smoothing_is_scale_aware(hand):
+    """Value scaling by the hand's size: the same motion of a hand twice as big is smoothed the same."""
+    image, world = hand
+    rng = np.random.default_rng(1)
+    steps = np.cumsum(rng.normal(0, 1.5, (40, 21, 3)) * [1, 1, 0], axis=0)
+    small, big = LandmarkSmoother(), LandmarkSmoother()
+    for index, step in enumerate(steps):
+        out_small = small.smooth(0, image + step, world, index / 30)[0]
+        out_big = big.smooth(0, 2 * (image + step), world, index / 30)[0]
+        np.testing.assert_allclose(out_big, 2 * out_small, rtol=1e-5, atol=1e-3)
+
+
+def test_track_restarts_on_jump_new_id_and_backwards_time(hand):
+    image, world = hand
+    smoother = LandmarkSmoother()
+    smoother.smooth(0, image, world, 0.0)
+    nudged = image + [3.0, 0.0, 0.0]
+    assert not np.allclose(smoother.smooth(0, nudged, world, 0.04)[0], nudged)  # filtered
+    jump = image + [1.5 * hand_scale(image), 0.0, 0.0]
+    np.testing.assert_allclose(smoother.smooth(0, jump, world, 0.08)[0], jump, rtol=1e-6)  # restarted
+    np.testing.assert_allclose(smoother.smooth(0, image, world, 0.0)[0], image, rtol=1e-6)  # time went back
+    np.testing.assert_allclose(smoother.smooth(1, nudged, world, 0.12)[0], nudged, rtol=1e-6)  # another track
+    smoother.forget([0])
+    np.testing.assert_allclose(smoother.smooth(0, nudged, world, 0.16)[0], nudged, rtol=1e-6)  # forgotten
+
+
+def test_missing_timestamps_assume_the_nominal_frequency(hand):
+    image, world = hand
+    with_times, without = LandmarkSmoother(nominal_frequency=30.0), LandmarkSmoother(nominal_frequency=30.0)
+    for index in range(10):
+        moved = image + index * 2.0
+        np.testing.assert_allclose(with_times.smooth(0, moved, world, index / 30)[0],
+                                   without.smooth(0, moved, world, None)[0], rtol=1e-6)
+
+
+def test_nan_landmarks_pass_through_and_do_not_poison_the_track(hand):
+    image, world = hand
+    smoother = LandmarkSmoother()
+    smoother.smooth(0, image, world, 0.0)
+    broken = image.copy()
+    broken[3] = np.nan
+    assert np.isnan(smoother.smooth(0, broken, world, 0.04)[0][3]).all()
+    assert np.isfinite(smoother.smooth(0, image, world, 0.08)[0]).all()
+
+
+def test_one_euro_filter_follows_fast_motion_and_holds_slow_noise():
+    rng = np.random.default_rng(2)
+    # Speed in units per second after value scaling; cutoff = 0.05 + 10 * speed (the image defaults).
+    slow, fast = OneEuroFilter(OneEuroParams(0.05, 10.0), 1), OneEuroFilter(OneEuroParams(0.05, 10.0), 1)
+    noise = rng.normal(0, 0.01, (100, 1, 1))
+    held = np.array([slow(value, 1 / 30) for value in noise])
+    assert held[50:].std() < noise.std() / 3
+    ramp = np.array([fast(np.full((1, 1), index * 0.5), 1 / 30) for index in range(30)])
+    assert abs(ramp[-1, 0, 0] - 29 * 0.5) < 0.5  # within one step of the input after it got going
+
+
+def test_bad_parameters_raise():
+    with pytest.raises(ValueError, match="min_cutoff"):
+        OneEuroParams(min_cutoff=0.0, beta=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        LandmarkSmoother(jump_threshold=0.0)
