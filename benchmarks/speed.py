@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Speed of this pipeline against MediaPipe 0.10.21 (mp.solutions.hands), side by side in one run.
 
-Both run on the same decoded frames, one after the other, each run in a fresh child process of this one: tracking and static mode, one
-hand (reaching_hand_640x360), a 1280x720 video (thumbs_up) and two hands (two videos side by side). For each
-it prints frames per second, per-frame latency (median, p99), palm-detector runs per frame, peak memory
-(growth of the resident set while the pipeline is built and run, in a process of its own) and the ratio to MediaPipe, then a profile of
-where our time goes per stage.
+Both run on the same decoded frames, one after the other, each run in a fresh child process of this one:
+tracking and static mode, one hand (reaching_hand_640x360), a 1280x720 video (thumbs_up) and two hands (two
+videos side by side). For each it prints frames per second, per-frame latency (median, p99), palm-detector
+runs per frame, memory (growth of the resident set while the pipeline is built and run) and the ratio to
+MediaPipe, then a profile of where our time goes per stage. "ours/det=1" is our pipeline with MediaPipe's
+detector schedule (detection_interval=1). Run it on an otherwise idle machine: onnxruntime's thread pool,
+like XNNPACK's, suffers more than proportionally when other processes take its cores.
 
     python benchmarks/speed.py                 # everything (a few minutes on 2 cores)
     python benchmarks/speed.py --cases one_hand --modes tracking --repeat 1
@@ -14,6 +16,7 @@ where our time goes per stage.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import multiprocessing
 import os
 import sys
@@ -79,6 +82,9 @@ def measure(pipeline: str, case: str, static: bool, device: str) -> dict:
     memory the pipeline adds (peak resident set while it is built and run, over the resident set with the
     decoded frames alone)."""
     frames, max_hands, _ = load_cases([case])[case]
+    # Hand the decoder's freed buffers back to the system, so that the baseline is the frames alone and
+    # neither pipeline grows into memory the other could not.
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     with peak_memory() as memory:
         if pipeline == "mediapipe":
             latencies, runs, found, provider = run_mediapipe(frames, max_hands, static)

@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(REPO_ROOT))
 
-from hand_tracking_ros import HandTracker  # noqa: E402
+from hand_tracking_ros import HandTracker, backend  # noqa: E402
 
 
 def two_hand_frame() -> np.ndarray:
@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=100)
     args = parser.parse_args()
 
+    backend.use_shared_thread_pool()  # as the hand-tracking command and the ROS node do
     frame = two_hand_frame()
     print(f"{'streams':>7} {'cycles/s':>9} {'frames/s':>9} {'landmark inf/s':>14} {'hands/frame':>11} "
           f"{'cycle med ms':>12} {'cycle p99 ms':>12}  provider")

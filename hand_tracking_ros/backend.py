@@ -144,8 +144,9 @@ class OnnxModel:
                     providers=[(name, provider_options(name, model_input.name, input_shape)) for name in chain])
             except Exception as error:  # onnxruntime raises its own untyped errors for bad files and providers
                 if candidate == "cpu":
-                    raise ModelFileError(f"onnxruntime cannot load {path}: {error}. The file may be damaged; "
-                                         "restore it with `git checkout -- models/` or reinstall the package.") from error
+                    raise ModelFileError(f"onnxruntime cannot load {path}: {error}. If the file is damaged, "
+                                         "restore it with `git checkout -- models/` or reinstall the package."
+                                         ) from error
                 failures.append(f"{candidate}: {error}")
                 continue
             if session.get_providers()[0] == chain[0]:

@@ -5,14 +5,17 @@ Per frame and stream (reference doc 1.7):
 2. The palm detector runs only while fewer than ``max_num_hands`` hands are tracked (every frame in
    ``static_image_mode``). While at least one hand is tracked it looks for further hands only every
    ``detection_interval`` frames: the detector costs twice the landmark model, and a second hand entering
-   the view a frame or two later is an acceptable price for most of that time back. Its palms become crops, and a palm whose crop overlaps a tracked crop by
-   axis-aligned IoU > ``min_tracking_iou`` is dropped: tracked crops win, so one hand is never reported
-   twice. Unlike MediaPipe, the result is capped at ``max_num_hands``.
+   the view a frame or two later is an acceptable price for most of that time back. Its palms become
+   crops, and a palm whose crop overlaps a tracked crop by axis-aligned IoU > ``min_tracking_iou`` is
+   dropped: tracked crops win, so one hand is never reported twice. Unlike MediaPipe, the result is capped
+   at ``max_num_hands``.
 3. All crops of all streams go through the landmark model in one batched call.
 4. A crop whose presence score is under ``min_presence_confidence`` ends its track. Hands whose landmarks
    coincide with an earlier hand's are dropped (MediaPipe Tasks' landmark deduplication).
 5. Survivors keep their track id (new hands get fresh ids, never reused) and their landmarks give the
    next frame's crops.
+6. Per track: One Euro smoothing, handedness averaged over the track, the gesture, and the 3D pose where
+   the stream has camera intrinsics (``_finish_hands``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 from .backend import OnnxModel, check_device
 from .detector import PalmDetector, palms_to_hand_rects
 from .geometry import axis_aligned_iou, box_iou, to_rotated_rect
-from .gestures import HOLD_FRAMES, GestureStabilizer, classify_gesture
+from .gestures import HOLD_FRAMES, GestureStabilizer, classify_gestures
 from .handedness import HandednessAverager
 from .landmarks import LandmarkModel, tracking_rects
 from .models import HAND_LANDMARK, PALM_DETECTION, load_model_bytes
@@ -266,12 +269,15 @@ class HandTracker:
             if self.smoothing:
                 hand.landmarks, hand.world_landmarks = self._smoother.smooth(
                     hand.id, hand.landmarks, hand.world_landmarks, timestamp)
+        # All hands' gestures in one vectorized pass.
+        gestures, scores = (classify_gestures(np.stack([hand.world_landmarks for hand in hands]))
+                            if hands else ((), ()))
+        for hand, gesture, score in zip(hands, gestures, scores):
             hand.handedness, hand.handedness_score = self._handedness.update(
                 hand.id, hand.frame_handedness, hand.frame_handedness_score)
-            gesture, score = classify_gesture(hand.world_landmarks)
             # A still image has no following frames to hold a gesture over.
-            hand.gesture, hand.gesture_score = (
-                (gesture, score) if self.static_image_mode else self._gestures.update(hand.id, gesture, score))
+            hand.gesture, hand.gesture_score = ((gesture, float(score)) if self.static_image_mode
+                                                else self._gestures.update(hand.id, gesture, float(score)))
             if camera is not None:
                 hand.pose = estimate_hand_pose(hand.world_landmarks, hand.landmarks, camera)
         return hands

@@ -12,7 +12,9 @@ What the conversion does beyond tf2onnx's defaults, so that onnxruntime runs the
   optimiser removes every layout transpose instead of adding one at the input;
 * the batch dimension is symbolic (``batch``) and the palm detector's head reshapes copy it instead of
   hard-coding 1, so several crops or several cameras go through one inference call;
-* tensors get names that say what they are instead of ``input_1`` / ``Identity_N``.
+* tensors get names that say what they are instead of ``input_1`` / ``Identity_N``;
+* PRelu becomes Relu(x) + slope * Min(x, 0), the same function, which onnxruntime's CPU runs 1.26x faster
+  (``rewrite_prelu``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import importlib.util
 import sys
 import zipfile
 from pathlib import Path
+
+import numpy as np
 
 MEDIAPIPE_VERSION = "0.10.21"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +59,31 @@ def read_tflite(relative_path: str, wheel: Path | None) -> bytes:
     return (Path(spec.submodule_search_locations[0]) / relative_path).read_bytes()
 
 
+def rewrite_prelu(graph) -> None:
+    """Replace every PRelu(x, slope) by Relu(x) + slope * Min(x, 0), which is the same function.
+
+    onnxruntime's CPU PRelu kernel is slow: the palm detector's 31 PRelus took 42% of its time, and the
+    rewritten graph runs 1.26x faster with bit-identical outputs. (Max(x, slope * x) would be shorter but
+    is wrong for the slopes below 0 or above 1 that these models have.)"""
+    from onnx import helper, numpy_helper
+
+    if not any(node.op_type == "PRelu" for node in graph.node):
+        return
+    graph.initializer.append(numpy_helper.from_array(np.zeros(1, np.float32), "prelu_zero"))
+    nodes = []
+    for node in graph.node:
+        if node.op_type != "PRelu":
+            nodes.append(node)
+            continue
+        x, slope, y = node.input[0], node.input[1], node.output[0]
+        nodes += [helper.make_node("Relu", [x], [f"{y}_positive"]),
+                  helper.make_node("Min", [x, "prelu_zero"], [f"{y}_negative"]),
+                  helper.make_node("Mul", [f"{y}_negative", slope], [f"{y}_scaled"]),
+                  helper.make_node("Add", [f"{y}_positive", f"{y}_scaled"], [y])]
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
 def convert(tflite_bytes: bytes, output_names: tuple[str, ...], name: str):
     import tempfile
 
@@ -68,6 +97,7 @@ def convert(tflite_bytes: bytes, output_names: tuple[str, ...], name: str):
         model, _ = tf2onnx.convert.from_tflite(str(tflite_path), opset=OPSET, inputs_as_nchw=["input_1"])
 
     graph = model.graph
+    rewrite_prelu(graph)
     renames = {"input_1": "input"}
     renames.update(zip(TFLITE_OUTPUTS, output_names))
     # tf2onnx numbers the tensors it creates with process-wide counters, so the same model converts to
