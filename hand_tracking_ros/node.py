@@ -13,6 +13,7 @@ them are counted as dropped; no queue grows.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 import time
@@ -308,6 +309,9 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        # Ctrl-C on `ros2 launch` reaches the node twice (from the terminal and forwarded by launch); the
+        # second SIGINT, arriving during clean-up, is no error: the process is exiting anyway.
+        with contextlib.suppress(KeyboardInterrupt):
+            node.destroy_node()
+            rclpy.try_shutdown()
     return 0

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 from conftest import read_video
+# The rest of this module needs rosbags, a test dependency.
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from hand_tracking_ros import bag

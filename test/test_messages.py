@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+# The rest of this module needs rosbags, a test dependency.
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
 from rosbags.interfaces import Nodetype
 from conftest import REPO_ROOT, load_rgb
 

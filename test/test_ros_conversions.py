@@ -19,6 +19,8 @@ from hand_tracking_ros.ros_conversions import (
     hand_markers,
     landmarks_in_camera,
 )
+# The rest of this module needs rosbags, a test dependency.
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
 from hand_tracking_ros.rosbags_messages import default_message, make_typestore, message_namespace
 
 TYPESTORE = make_typestore()
