@@ -56,20 +56,6 @@ class RotatedRect:
     def as_array(self) -> np.ndarray:
         return np.array([self.center_x, self.center_y, self.width, self.height, self.rotation], np.float64)
 
-    def axis_aligned_bounds(self) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax) of the rectangle ignoring rotation, as MediaPipe's association does."""
-        return (self.center_x - self.width / 2, self.center_y - self.height / 2,
-                self.center_x + self.width / 2, self.center_y + self.height / 2)
-
-
-@dataclass
-class PalmDetection:
-    """One palm from the detector, in image pixels."""
-
-    score: float
-    box: np.ndarray        # (4,) xmin, ymin, xmax, ymax
-    keypoints: np.ndarray  # (7, 2) x, y
-
 
 @dataclass
 class Hand:
