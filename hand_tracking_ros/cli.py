@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 
 from .backend import DEVICES, ProviderUnavailableError, use_shared_thread_pool
-from .gestures import HOLD_FRAMES
 from .models import ModelFileError
+from .parameters import DEFAULTS
 from .smoothing import IMAGE_SMOOTHING
 from .sources import Frame, FrameSource, SourceError
 from .types import Hand
@@ -75,21 +75,22 @@ class AnnotationWriter:
 
 
 def add_tracker_arguments(parser: argparse.ArgumentParser) -> None:
-    """HandTracker options, shared by `track` and `bag`."""
-    parser.add_argument("--max-hands", type=int, default=2, metavar="N", help="most hands to track (default 2)")
+    """HandTracker options, shared by `track` and `bag`; defaults are the node's (parameters.py)."""
+    parser.add_argument("--max-hands", type=int, default=DEFAULTS["max_num_hands"], metavar="N",
+                        help="most hands to track (default %(default)s)")
     parser.add_argument("--static-image-mode", action="store_true",
                         help="run the palm detector on every frame, no tracking (default for image sources "
                              "anyway: unrelated images are never tracked across)")
-    parser.add_argument("--model-complexity", type=int, choices=(0, 1), default=1,
+    parser.add_argument("--model-complexity", type=int, choices=(0, 1), default=DEFAULTS["model_complexity"],
                         help="0 = lite models (faster), 1 = full models (default)")
-    parser.add_argument("--detection-interval", type=int, default=3, metavar="N",
+    parser.add_argument("--detection-interval", type=int, default=DEFAULTS["detection_interval"], metavar="N",
                         help="while at least one hand is tracked, look for more hands every N frames "
-                             "(default 3; 1 = every frame, as MediaPipe)")
-    parser.add_argument("--min-detection-confidence", type=float, default=0.5)
-    parser.add_argument("--min-presence-confidence", type=float, default=0.5)
+                             "(default %(default)s; 1 = every frame, as MediaPipe)")
+    parser.add_argument("--min-detection-confidence", type=float, default=DEFAULTS["min_detection_confidence"])
+    parser.add_argument("--min-presence-confidence", type=float, default=DEFAULTS["min_presence_confidence"])
     parser.add_argument("--mirrored", action="store_true",
                         help="input is mirrored (selfie view): swap the handedness labels")
-    parser.add_argument("--device", choices=DEVICES, default="auto",
+    parser.add_argument("--device", choices=DEVICES, default=DEFAULTS["device"],
                         help="inference device (default auto: TensorRT, then CUDA, then CPU)")
     parser.add_argument("--no-smoothing", dest="smoothing", action="store_false",
                         help="report the models' raw landmarks (no One Euro filter per track)")
@@ -99,8 +100,8 @@ def add_tracker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoothing-beta", type=float, default=IMAGE_SMOOTHING.beta,
                         help=f"One Euro beta for image landmarks: higher lags less on fast moves "
                              f"(default {IMAGE_SMOOTHING.beta})")
-    parser.add_argument("--gesture-hold-frames", type=int, default=HOLD_FRAMES, metavar="N",
-                        help=f"report a gesture once it has held N frames (default {HOLD_FRAMES})")
+    parser.add_argument("--gesture-hold-frames", type=int, default=DEFAULTS["gesture_hold_frames"], metavar="N",
+                        help="report a gesture once it has held N frames (default %(default)s)")
 
 
 def tracker_from_arguments(args: argparse.Namespace, static_image_mode: bool = False):
