@@ -139,7 +139,7 @@ class StageProfile:
             (tracker.detector, "preprocess", "detector pre"),
             (tracker.detector.model, "run", "detector inference"),
             (tracker.detector, "postprocess", "detector post"),
-            (landmarks, "crop", "landmark pre (crops)"),
+            (tracker.landmark_model, "prepare", "landmark pre (crops)"),
             (tracker.landmark_model.model, "run", "landmark inference"),
             (landmarks, "decode", "landmark post"),
             (tracker_module, "tracking_rects", "tracking (next crops)"),
@@ -168,7 +168,6 @@ class StageProfile:
 
 
 def run_ours(frames, max_hands, static, **options):
-    backend.use_shared_thread_pool()  # as the hand-tracking command and the ROS node do
     tracker = HandTracker(max_num_hands=max_hands, static_image_mode=static, **options)
     latencies, found = [], 0
     for frame in frames:
@@ -180,7 +179,6 @@ def run_ours(frames, max_hands, static, **options):
 
 def profile_ours(frames, max_hands, static, **options) -> dict[str, float]:
     """Seconds per stage over one run of our pipeline."""
-    backend.use_shared_thread_pool()
     profile = StageProfile()
     tracker = HandTracker(max_num_hands=max_hands, static_image_mode=static, **options)
     with profile.attached(tracker):

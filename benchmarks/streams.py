@@ -44,7 +44,6 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=100)
     args = parser.parse_args()
 
-    backend.use_shared_thread_pool()  # as the hand-tracking command and the ROS node do
     frame = two_hand_frame()
     print(f"{'streams':>7} {'cycles/s':>9} {'frames/s':>9} {'landmark inf/s':>14} {'hands/frame':>11} "
           f"{'cycle med ms':>12} {'cycle p99 ms':>12}  provider")

@@ -83,29 +83,6 @@ def provider_options(provider: str, input_name: str, input_shape: tuple[int, ...
     return {}
 
 
-_shared_pool = False
-
-
-def use_shared_thread_pool(threads: int = 0) -> bool:
-    """Make every onnxruntime session this process creates from now on share one intra-op thread pool of
-    ``threads`` threads (0: one per core). Call it before any session exists; returns whether it took effect.
-
-    The palm and landmark models run one after the other, so one pool whose threads spin briefly between
-    operators serves both: on 2 cores it ran a tracking frame 1.3x faster than two per-session pools, which
-    must not spin or they steal each other's cores (3x slower). The catch is process-wide: onnxruntime then
-    refuses sessions that ask for pools of their own, so only processes that run nothing but hand tracking
-    should call this. The `hand-tracking` command and the ROS 2 node do."""
-    global _shared_pool
-    if not _shared_pool:
-        ort = import_onnxruntime()
-        try:
-            ort.capi._pybind_state.set_global_thread_pool_sizes(threads, 1)
-            _shared_pool = True
-        except (AttributeError, RuntimeError) as error:  # no such API, or the environment already exists
-            LOGGER.info("keeping per-session thread pools: %s", error)
-    return _shared_pool
-
-
 class OnnxModel:
     """One ONNX model on one device; ``run(batch)`` takes an NCHW float32 batch and returns the outputs."""
 
@@ -125,13 +102,12 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        if _shared_pool:
-            options.use_per_session_threads = False
-        else:
-            options.intra_op_num_threads = threads
-            # Per-session pools that spin after their work steal each other's cores (see
-            # use_shared_thread_pool).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.intra_op_num_threads = threads
+        # onnxruntime's pool threads spin between operators (much faster than sleeping: 1.2x on the landmark
+        # model, 1.6x on the palm model), but by default they keep spinning for tens of milliseconds after a
+        # run returns, which burns a core while the robot's other nodes need it and takes the core away from
+        # our own crop threads and from the other model's pool. Stop the spin when a run returns.
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         failures = []
         for candidate in candidates:
             chain = PROVIDER_CHAINS[candidate]

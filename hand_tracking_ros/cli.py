@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from .backend import DEVICES, ProviderUnavailableError, use_shared_thread_pool
+from .backend import DEVICES, ProviderUnavailableError
 from .models import ModelFileError
 from .parameters import DEFAULTS
 from .smoothing import IMAGE_SMOOTHING
@@ -181,7 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(name)s: %(levelname)s: %(message)s")
     try:
-        use_shared_thread_pool()  # this process runs nothing but hand tracking
         return args.run(args)
     except (SourceError, ModelFileError, ProviderUnavailableError, ValueError) as error:
         print(f"hand-tracking: error: {error}", file=sys.stderr)

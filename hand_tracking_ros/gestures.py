@@ -182,27 +182,38 @@ def _conditions(p: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _pattern_score(straight: np.ndarray, pattern: str) -> np.ndarray:
-    score = np.ones(straight.shape[:-1])
-    for finger, state in enumerate(pattern):
-        if state == "1":
-            score = score * straight[..., finger]
-        elif state == "0":
-            score = score * (1.0 - straight[..., finger])
-    return score
+def _compile_gestures(gestures: dict[str, tuple[tuple[str, str | None], ...]], condition_names: tuple[str, ...]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The table as arrays, so that every pattern of every hand is scored in a few numpy operations: per
+    pattern, which fingers count and which of those must be straight, the index of its condition in
+    ``condition_names`` (-1: none), and per gesture, which patterns are its alternatives."""
+    rows = [(gesture, pattern, condition) for gesture, alternatives in enumerate(gestures.values())
+            for pattern, condition in alternatives]
+    counts = np.array([[state != "x" for state in pattern] for _, pattern, _ in rows])
+    straight = np.array([[state == "1" for state in pattern] for _, pattern, _ in rows])
+    conditions = np.array([-1 if condition is None else condition_names.index(condition) for _, _, condition in rows])
+    alternatives = np.array([[gesture == row[0] for row in rows] for gesture in range(len(gestures))])
+    return counts, straight, conditions, alternatives
+
+
+# The keys of ``_conditions``, in the column order of the condition table built in ``gesture_scores``.
+CONDITION_NAMES = ("thumb_up", "thumb_down", "thumb_sideways", "index_up", "index_not_up", "thumb_index_touch")
+_PATTERN_COUNTS, _PATTERN_STRAIGHT, _PATTERN_CONDITION, _GESTURE_ALTERNATIVES = _compile_gestures(
+    GESTURES, CONDITION_NAMES)
 
 
 def gesture_scores(points: np.ndarray) -> np.ndarray:
     """Score in [0, 1] of every gesture in ``GESTURE_NAMES`` order, shape (..., len(GESTURES))."""
     p = _as_points(points)
-    straight = finger_states(p)
+    straight = finger_states(p)[..., None, :]  # (..., 1, 5) against (patterns, 5)
+    finger_match = np.where(_PATTERN_STRAIGHT, straight, 1.0 - straight)
+    pattern_scores = np.where(_PATTERN_COUNTS, finger_match, 1.0).prod(axis=-1)  # (..., patterns)
     conditions = _conditions(p)
-    scores = []
-    for alternatives in GESTURES.values():
-        per_pattern = [_pattern_score(straight, pattern) * (conditions[cond] if cond else 1.0)
-                       for pattern, cond in alternatives]
-        scores.append(np.max(per_pattern, axis=0))
-    return np.stack(scores, axis=-1)
+    # A last column of ones, which the index -1 of patterns without a condition picks.
+    condition_table = np.stack([conditions[name] for name in CONDITION_NAMES] + [np.ones(p.shape[:-2])], axis=-1)
+    pattern_scores = pattern_scores * condition_table[..., _PATTERN_CONDITION]
+    # Scores are >= 0, so putting 0 for the patterns of other gestures leaves each gesture its best pattern.
+    return np.where(_GESTURE_ALTERNATIVES, pattern_scores[..., None, :], 0.0).max(axis=-1)
 
 
 def classify_gestures(points: np.ndarray, min_score: float = 0.3,

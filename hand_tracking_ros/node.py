@@ -32,7 +32,7 @@ from visualization_msgs.msg import MarkerArray
 
 from hand_tracking_ros.msg import HandLandmarksArray
 
-from .backend import ProviderUnavailableError, use_shared_thread_pool
+from .backend import ProviderUnavailableError
 from .drawing import draw_hands
 from .latest_frames import CameraStats, LatestFrames
 from .models import ModelFileError
@@ -297,7 +297,6 @@ def _descriptor(spec) -> ParameterDescriptor:
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
-    use_shared_thread_pool()  # this process runs nothing but hand tracking
     try:
         node = HandTrackingNode()
     except (StartupError, ModelFileError, ProviderUnavailableError) as error:

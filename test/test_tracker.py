@@ -207,3 +207,17 @@ def test_replacement_tracker_continues_the_ids(video_frames):
     replacement = HandTracker(max_num_hands=1, model_complexity=0)
     replacement.continue_ids_after(first)
     assert replacement.process(video_frames[101])[0].id > reported
+
+
+def test_crops_cut_in_parallel_equal_crops_cut_one_by_one(static_tracker):
+    from hand_tracking_ros.landmarks import LandmarkModel
+
+    images = [load_rgb("hands/victory.jpg"), load_rgb("hands/thumbs_up.png")]
+    rects = np.array([[200.0, 150.0, 180.0, 180.0, 0.4], [100.0, 120.0, 90.0, 150.0, -2.0],
+                      [50.0, 60.0, 400.0, 400.0, 3.0]])  # the last one mostly outside: replicated border
+    indices = np.array([0, 1, 0])
+    one_by_one = LandmarkModel(static_tracker.landmark_model.model, crop_threads=1).prepare(images, indices, rects)
+    parallel = LandmarkModel(static_tracker.landmark_model.model, crop_threads=3).prepare(images, indices, rects)
+    assert one_by_one.shape == (3, 3, 224, 224) and one_by_one.dtype == np.float32
+    assert 0.0 <= one_by_one.min() and one_by_one.max() <= 1.0 and one_by_one.std() > 0.05
+    np.testing.assert_array_equal(parallel, one_by_one)

@@ -13,8 +13,10 @@ What the conversion does beyond tf2onnx's defaults, so that onnxruntime runs the
 * the batch dimension is symbolic (``batch``) and the palm detector's head reshapes copy it instead of
   hard-coding 1, so several crops or several cameras go through one inference call;
 * tensors get names that say what they are instead of ``input_1`` / ``Identity_N``;
-* PRelu becomes Relu(x) + slope * Min(x, 0), the same function, which onnxruntime's CPU runs 1.26x faster
-  (``rewrite_prelu``).
+* PRelu becomes x + (1 - slope) * Relu(-x) as two depthwise 1x1 convolutions (``rewrite_prelu``), and the
+  Pads that widen the palm detector's residual shortcuts become identity 1x1 convolutions
+  (``rewrite_channel_pad``): the same functions, which onnxruntime's CPU then runs entirely in its blocked
+  channel layout, 1.7x faster for the full palm detector.
 """
 
 from __future__ import annotations
@@ -60,26 +62,60 @@ def read_tflite(relative_path: str, wheel: Path | None) -> bytes:
 
 
 def rewrite_prelu(graph) -> None:
-    """Replace every PRelu(x, slope) by Relu(x) + slope * Min(x, 0), which is the same function.
+    """Replace every PRelu(x, slope) by x + (1 - slope) * Relu(-x), the same function written as two
+    per-channel (depthwise 1x1) convolutions: Conv(x, -1) with Relu, then Conv(., 1 - slope) added to x.
 
-    onnxruntime's CPU PRelu kernel is slow: the palm detector's 31 PRelus took 42% of its time, and the
-    rewritten graph runs 1.26x faster with bit-identical outputs. (Max(x, slope * x) would be shorter but
-    is wrong for the slopes below 0 or above 1 that these models have.)"""
+    onnxruntime's CPU runs convolutions, their fused Relu and the Add in its blocked channel layout (NCHWc),
+    but PRelu, Min and Mul in plain NCHW, with a layout conversion on both sides of each. Written this way
+    the palm detector stays in the blocked layout throughout (with ``rewrite_channel_pad``). The result
+    equals PRelu exactly for x >= 0 and to float rounding (1 ulp) below. Max(x, slope * x) would be shorter
+    but is wrong for the slopes below 0 or above 1 that these models have."""
     from onnx import helper, numpy_helper
 
-    if not any(node.op_type == "PRelu" for node in graph.node):
-        return
-    graph.initializer.append(numpy_helper.from_array(np.zeros(1, np.float32), "prelu_zero"))
+    initializers = {initializer.name: initializer for initializer in graph.initializer}
     nodes = []
     for node in graph.node:
         if node.op_type != "PRelu":
             nodes.append(node)
             continue
-        x, slope, y = node.input[0], node.input[1], node.output[0]
-        nodes += [helper.make_node("Relu", [x], [f"{y}_positive"]),
-                  helper.make_node("Min", [x, "prelu_zero"], [f"{y}_negative"]),
-                  helper.make_node("Mul", [f"{y}_negative", slope], [f"{y}_scaled"]),
-                  helper.make_node("Add", [f"{y}_positive", f"{y}_scaled"], [y])]
+        x, y = node.input[0], node.output[0]
+        slope = numpy_helper.to_array(initializers[node.input[1]]).reshape(-1)  # one per channel
+        channels = len(slope)
+        graph.initializer.extend([
+            numpy_helper.from_array(np.full((channels, 1, 1, 1), -1, np.float32), f"{y}_negate"),
+            numpy_helper.from_array((1 - slope).astype(np.float32).reshape(channels, 1, 1, 1), f"{y}_scale")])
+        nodes += [helper.make_node("Conv", [x, f"{y}_negate"], [f"{y}_negated"], group=channels),
+                  helper.make_node("Relu", [f"{y}_negated"], [f"{y}_negative_part"]),
+                  helper.make_node("Conv", [f"{y}_negative_part", f"{y}_scale"], [f"{y}_correction"],
+                                   group=channels),
+                  helper.make_node("Add", [x, f"{y}_correction"], [y])]
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def rewrite_channel_pad(model) -> None:
+    """Replace every Pad that only appends zero channels (the palm detector's residual shortcuts, where a
+    block widens) by a 1x1 convolution with identity weights: the same values exactly (x * 1 + 0 * ...), and
+    one that onnxruntime runs in its blocked channel layout, whereas Pad sends the whole rest of the network
+    back to plain NCHW."""
+    from onnx import helper, numpy_helper, shape_inference
+
+    graph = model.graph
+    shapes = {value.name: [dim.dim_value for dim in value.type.tensor_type.shape.dim]
+              for value in shape_inference.infer_shapes(model).graph.value_info}
+    initializers = {initializer.name: initializer for initializer in graph.initializer}
+    nodes = []
+    for node in graph.node:
+        pads = numpy_helper.to_array(initializers[node.input[1]]) if node.op_type == "Pad" else None
+        # NCHW pads are [begin N, C, H, W, end N, C, H, W]; only "end C" may be non-zero.
+        if pads is None or np.count_nonzero(np.delete(pads, 5)) or len(node.input) > 2:
+            nodes.append(node)
+            continue
+        channels_in = shapes[node.input[0]][1]
+        weight = np.zeros((channels_in + pads[5], channels_in, 1, 1), np.float32)
+        weight[np.arange(channels_in), np.arange(channels_in)] = 1.0
+        graph.initializer.append(numpy_helper.from_array(weight, f"{node.output[0]}_identity"))
+        nodes.append(helper.make_node("Conv", [node.input[0], f"{node.output[0]}_identity"], list(node.output)))
     del graph.node[:]
     graph.node.extend(nodes)
 
@@ -98,6 +134,7 @@ def convert(tflite_bytes: bytes, output_names: tuple[str, ...], name: str):
 
     graph = model.graph
     rewrite_prelu(graph)
+    rewrite_channel_pad(model)
     renames = {"input_1": "input"}
     renames.update(zip(TFLITE_OUTPUTS, output_names))
     # tf2onnx numbers the tensors it creates with process-wide counters, so the same model converts to
