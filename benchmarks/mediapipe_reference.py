@@ -36,3 +36,17 @@ def run(frames: list[np.ndarray], static_image_mode: bool, max_num_hands: int, m
     """MediaPipe's hands for each RGB frame, tracking across frames unless static_image_mode."""
     with mediapipe_hands(static_image_mode, max_num_hands, model_complexity) as hands:
         return [to_arrays(hands.process(frame), frame.shape[1], frame.shape[0]) for frame in frames]
+
+
+def median_pixel_error(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """Median over the 21 landmarks of the x, y distance in pixels."""
+    return float(np.median(np.linalg.norm(ours[:, :2] - theirs[:, :2], axis=1)))
+
+
+def match_hands(ours: list, theirs: list[dict]) -> list[tuple]:
+    """Pair each of our hands (``Hand``) with MediaPipe's nearest hand: (our hand, reference hand) pairs."""
+    pairs = []
+    for hand in ours:
+        errors = [median_pixel_error(hand.landmarks, reference["landmarks"]) for reference in theirs]
+        pairs.append((hand, theirs[int(np.argmin(errors))]))
+    return pairs

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import mediapipe_reference  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from hand_tracking_ros import HandTracker, backend, landmarks  # noqa: E402
+from hand_tracking_ros import HandTracker, landmarks  # noqa: E402
 from hand_tracking_ros import tracker as tracker_module  # noqa: E402
 
 

@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(REPO_ROOT))
 
-from hand_tracking_ros import HandTracker, backend  # noqa: E402
+from hand_tracking_ros import HandTracker  # noqa: E402
 
 
 def two_hand_frame() -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 from conftest import DATA_DIR, load_rgb, read_video
 
 from hand_tracking_ros import HandTracker
+from mediapipe_reference import match_hands, median_pixel_error  # benchmarks/, importable without mediapipe
 
 HAND_IMAGES = sorted(str(path.relative_to(DATA_DIR)) for pattern in ("hands/*.png", "hands/*.jpg", "hands/assorted/*.jpg")
                      for path in DATA_DIR.glob(pattern))
@@ -28,19 +29,6 @@ def raw_tracker(**options) -> HandTracker:
 @pytest.fixture(scope="module")
 def video_frames():
     return read_video(VIDEO)
-
-
-def median_pixel_error(ours: np.ndarray, theirs: np.ndarray) -> float:
-    return float(np.median(np.linalg.norm(ours[:, :2] - theirs[:, :2], axis=1)))
-
-
-def match_hands(ours, theirs):
-    """Pair each of our hands with MediaPipe's nearest hand; returns (our hand, reference hand) pairs."""
-    pairs = []
-    for hand in ours:
-        errors = [median_pixel_error(hand.landmarks, reference["landmarks"]) for reference in theirs]
-        pairs.append((hand, theirs[int(np.argmin(errors))]))
-    return pairs
 
 
 def test_images_match_mediapipe():
