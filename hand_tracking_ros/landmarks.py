@@ -64,9 +64,9 @@ def tracking_rects(landmarks: np.ndarray) -> np.ndarray:
 class LandmarkModel:
     """Runs the landmark model on crops of one or several images in a single inference call."""
 
-    def __init__(self, model: OnnxModel, crop_threads: int | None = None):
+    def __init__(self, model: OnnxModel, crop_threads: int = 0):
         self.model = model
-        self.crop_threads = min(os.cpu_count() or 1, MAX_CROP_THREADS) if crop_threads is None else crop_threads
+        self.crop_threads = min(crop_threads or os.cpu_count() or 1, MAX_CROP_THREADS)  # 0: one per core
         # The caller's thread cuts crops too, so the pool has one thread fewer; none on one core.
         self._crop_pool = (ThreadPoolExecutor(self.crop_threads - 1, thread_name_prefix="hand-crops")
                            if self.crop_threads > 1 else None)

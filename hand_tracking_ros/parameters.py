@@ -105,7 +105,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "detection_interval", 3,
         "While at least one hand is tracked and fewer than max_num_hands, look for more hands only every this "
-        "many images (the palm detector costs about twice the landmark model). 1: every image, as MediaPipe.",
+        "many images (the palm detector costs more than a landmark inference). 1: every image, as MediaPipe.",
         Effect.TRACKER, minimum=1, maximum=30),
     ParameterSpec(
         "smoothing", True,

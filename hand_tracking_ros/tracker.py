@@ -4,7 +4,7 @@ Per frame and stream (reference doc 1.7):
 1. The crops tracked from the previous frame's landmarks are kept.
 2. The palm detector runs only while fewer than ``max_num_hands`` hands are tracked (every frame in
    ``static_image_mode``). While at least one hand is tracked it looks for further hands only every
-   ``detection_interval`` frames: the detector costs twice the landmark model, and a second hand entering
+   ``detection_interval`` frames: the detector costs more than a landmark inference, and a second hand entering
    the view a frame or two later is an acceptable price for most of that time back. Its palms become
    crops, and a palm whose crop overlaps a tracked crop by axis-aligned IoU > ``min_tracking_iou`` is
    dropped: tracked crops win, so one hand is never reported twice. Unlike MediaPipe, the result is capped
@@ -136,7 +136,7 @@ class HandTracker:
         palm_model = OnnxModel(*load_model_bytes(PALM_DETECTION[model_complexity], models_dir), device, threads)
         landmark_model = OnnxModel(*load_model_bytes(HAND_LANDMARK[model_complexity], models_dir), device, threads)
         self.detector = PalmDetector(palm_model)
-        self.landmark_model = LandmarkModel(landmark_model)
+        self.landmark_model = LandmarkModel(landmark_model, crop_threads=threads)
         self.execution_provider = landmark_model.provider
         self.detector_runs = 0
         self._streams: dict[object, StreamState] = {}

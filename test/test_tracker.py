@@ -209,3 +209,7 @@ def test_crops_cut_in_parallel_equal_crops_cut_one_by_one(static_tracker):
     assert one_by_one.shape == (3, 3, 224, 224) and one_by_one.dtype == np.float32
     assert 0.0 <= one_by_one.min() and one_by_one.max() <= 1.0 and one_by_one.std() > 0.05
     np.testing.assert_array_equal(parallel, one_by_one)
+
+
+def test_threads_also_bounds_the_crop_threads():
+    assert HandTracker(model_complexity=0, threads=1).landmark_model.crop_threads == 1
