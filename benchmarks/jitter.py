@@ -27,7 +27,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +37,7 @@ import mediapipe_reference  # noqa: E402  (benchmarks/ is on sys.path when run a
 
 from hand_tracking_ros import HandTracker  # noqa: E402
 from hand_tracking_ros.smoothing import OneEuroParams  # noqa: E402
+from hand_tracking_ros.sources import FrameSource  # noqa: E402
 
 STILL = {"thumbs_up_1280x720.mp4": (70, 190), "reaching_hand_640x360.mp4": (100, 200)}
 MOVING = {"thumbs_up_1280x720.mp4": (25, 64), "reaching_hand_640x360.mp4": (0, 90)}
@@ -45,15 +45,9 @@ MEDIAPIPE_SHIPPED = (OneEuroParams(0.05, 80.0, 1.0), OneEuroParams(0.1, 40.0, 1.
 
 
 def read_video(name: str) -> tuple[list[np.ndarray], float]:
-    capture = cv2.VideoCapture(str(DATA_DIR / "videos" / name))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    return frames, fps
+    source = FrameSource(str(DATA_DIR / "videos" / name))
+    fps = source.fps  # before reading: the source closes the video at its end
+    return [frame.image_rgb for frame in source], fps
 
 
 def first_hand_tracks(per_frame: list[list[tuple[np.ndarray, np.ndarray]]]) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -25,22 +24,13 @@ sys.path.insert(0, str(REPO_ROOT))
 import mediapipe_reference  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hand_tracking_ros import HandTracker  # noqa: E402
+from hand_tracking_ros.sources import FrameSource  # noqa: E402
 
 
-def read_images(patterns: tuple[str, ...]) -> list[np.ndarray]:
-    paths = sorted(path for pattern in patterns for path in DATA_DIR.glob(pattern))
-    images = [cv2.imread(str(path), cv2.IMREAD_COLOR) for path in paths]
-    return [cv2.cvtColor(image, cv2.COLOR_BGR2RGB) for image in images if image is not None]
-
-
-def read_video(name: str) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(DATA_DIR / name))
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            return frames
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+def read_rgb(*relative_paths: str) -> list[np.ndarray]:
+    """Every decodable frame of these images, image folders (sorted by name) or videos under DATA_DIR."""
+    return [frame.image_rgb for path in relative_paths for frame in FrameSource(str(DATA_DIR / path))
+            if frame.image_rgb is not None]
 
 
 def compare(frames: list[np.ndarray], static: bool, **options) -> dict:
@@ -58,14 +48,14 @@ def compare(frames: list[np.ndarray], static: bool, **options) -> dict:
 
 
 def main() -> int:
-    photos = read_images(("hands/*.png", "hands/*.jpg", "hands/assorted/*.jpg"))
-    negatives = read_images(("negatives/*.png", "negatives/*.jpg"))
-    videos = {name: read_video(f"videos/{name}") for name in ("reaching_hand_640x360.mp4", "thumbs_up_1280x720.mp4")}
+    photos = read_rgb("hands", "hands/assorted")
+    negatives = read_rgb("negatives")  # the images; FrameSource leaves the folder's video out
+    videos = {name: read_rgb(f"videos/{name}") for name in ("reaching_hand_640x360.mp4", "thumbs_up_1280x720.mp4")}
     cases = [("hand photos", "static", photos, True, {}), ("negative photos", "static", negatives, True, {})]
     for name, frames in videos.items():
         cases += [(name, "tracking, det=1", frames, False, {"detection_interval": 1}),
                   (name, "tracking", frames, False, {})]
-    cases.append(("negatives/cockatoo.mp4", "tracking", read_video("negatives/cockatoo.mp4"), False, {}))
+    cases.append(("negatives/cockatoo.mp4", "tracking", read_rgb("negatives/cockatoo.mp4"), False, {}))
 
     header = (f"{'data':26} {'mode':16} {'frames':>6} {'count differs':>13} {'hands':>5} {'median px':>9} "
               f"{'p95 px':>7} {'max px':>7} {'same handedness':>15}")

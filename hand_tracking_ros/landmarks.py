@@ -82,7 +82,7 @@ class LandmarkModel:
                 np.multiply(crop(images[image_indices[row]], matrices[row]).transpose(2, 0, 1), np.float32(1 / 255),
                             out=batch[row])
 
-        chunks = np.array_split(np.arange(len(rects)), min(len(rects), self.crop_threads))
+        chunks = np.array_split(np.arange(len(rects)), max(1, min(len(rects), self.crop_threads)))
         pending = [self._crop_pool.submit(fill, rows) for rows in chunks[1:]]
         fill(chunks[0])
         for job in pending:
