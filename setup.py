@@ -3,6 +3,7 @@
 The ROS 2 build (colcon, ament_cmake) does not use this file: CMakeLists.txt installs the same Python
 package next to the generated messages. Pick the onnxruntime flavour with an extra:
 `pip install -e ".[cpu]"` or `pip install -e ".[gpu]"` (never both wheels in one environment).
+Tests: `pip install -e ".[cpu,test]"`; add `parity` for the comparisons with MediaPipe and TFLite.
 """
 
 from glob import glob
@@ -22,15 +23,20 @@ setup(
     extras_require={
         "cpu": ["onnxruntime>=1.16"],
         "gpu": ["onnxruntime-gpu>=1.16"],
-        "bag": ["rosbags>=0.11.7", "rosbags-image>=0.10"],
+        "bag": ["rosbags>=0.11.7"],
+        # What the tests need, on every supported Python, without touching the numpy and OpenCV in place.
         "test": [
             "pytest>=7",
             "rosbags>=0.11.7",
-            "rosbags-image>=0.10",
             "ruamel.yaml",
-            # The reference implementation and the TFLite runtime, for parity tests and benchmarks only.
-            "mediapipe==0.10.21",
-            "tflite-runtime==2.14.0",
+        ],
+        # The reference implementation and the TFLite runtime, for the parity tests and benchmarks only
+        # (they skip without them). Heavy: about 1.2 GB, NumPy 1 and opencv-contrib-python come with
+        # mediapipe. Installed only where wheels exist, so that the extra never fails elsewhere:
+        # mediapipe 0.10.21 has wheels for Python 3.10-3.12, tflite-runtime 2.14.0 for 3.10-3.11 on Linux only.
+        "parity": [
+            'mediapipe==0.10.21; python_version < "3.13"',
+            'tflite-runtime==2.14.0; python_version < "3.12" and sys_platform == "linux"',
         ],
     },
     data_files=[

@@ -1,6 +1,7 @@
 """MediaPipe 0.10.21 `mp.solutions.hands`, the reference our pipeline is compared with.
 
-A test and benchmark dependency only: the product never imports mediapipe.
+A test and benchmark dependency only (the `parity` extra): the product never imports mediapipe, and this
+module imports it only when a reference is asked for, so that its helpers work without it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ import numpy as np
 
 def mediapipe_hands(static_image_mode: bool, max_num_hands: int, model_complexity: int = 1,
                     min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
-    import mediapipe as mp
+    try:
+        import mediapipe as mp
+    except ImportError as error:
+        raise ImportError(f"the reference needs mediapipe==0.10.21 ({error}): pip install -e \".[parity]\" "
+                          "on Python 3.10-3.12, where mediapipe 0.10.21 has wheels") from error
 
     return mp.solutions.hands.Hands(static_image_mode=static_image_mode, max_num_hands=max_num_hands,
                                     model_complexity=model_complexity,

@@ -1,26 +1,40 @@
 #!/usr/bin/env python3
 """Speed of this pipeline against MediaPipe 0.10.21 (mp.solutions.hands), side by side in one run.
 
-Both run on the same decoded frames, one after the other, each run in a fresh child process of this one:
-tracking and static mode, one hand (reaching_hand_640x360), a 1280x720 video (thumbs_up) and two hands (two
-videos side by side). For each it prints frames per second, per-frame latency (median, p99), palm-detector
-runs per frame, memory (growth of the resident set while the pipeline is built and run) and the ratio to
-MediaPipe, then a profile of where our time goes per stage. "ours/det=1" is our pipeline with MediaPipe's
-detector schedule (detection_interval=1). Run it on an otherwise idle machine: onnxruntime's thread pool,
-like XNNPACK's, suffers more than proportionally when other processes take its cores.
+Tracking mode, full models, ``max_num_hands=2``, on one hand (reaching_hand_640x360.mp4) and two hands (that
+video and thumbs_up_1280x720.mp4 scaled to 640x360, side by side: 1280x360), each played forwards and
+backwards ``--loops`` times into one temporary video that both pipelines read. Two ways to run each:
 
-    python benchmarks/speed.py                 # everything (a few minutes on 2 cores)
-    python benchmarks/speed.py --cases one_hand --modes tracking --repeat 1
+- ``api``: the library in a fresh process, frames decoded beforehand; the loop over ``process()`` is timed:
+  frames per second, CPU seconds per frame (user + system time of the whole process, every thread counted,
+  during the loop) and latency per frame (median, p99).
+- ``process``: the whole ``hand-tracking track VIDEO --output FILE`` command against a small script that
+  does the same with MediaPipe (decode with OpenCV, ``Hands.process``, one JSON line per frame): frames per
+  second from the process's wall time (start-up, model loading and decoding included) and its CPU time.
+
+Each twice: ``idle`` (nothing else started by the benchmark) and ``loaded``, with one competing busy
+process (``python -c "while True: pass"``, same priority) that the benchmark starts before and kills after
+each run. The pipelines alternate, ``--repeat`` times, and the fastest run of each counts. The table gives
+each figure of ours as a ratio to MediaPipe's measured in the same run, with the CPU model and its vector
+extensions.
+
+    python benchmarks/speed.py              # everything: 2 cases x idle/loaded x api/process, best of 2
+    python benchmarks/speed.py --short      # a quick look: one pass of each video, one run each
+    python benchmarks/speed.py --ours-flags "--threads 2"   # our pipeline with other options (CLI flags)
+    python benchmarks/speed.py --profile    # also: where our time goes per stage (one extra in-process run)
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import multiprocessing
+import json
 import os
+import platform
+import resource
+import shlex
+import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -33,227 +47,305 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(REPO_ROOT))
 
-import mediapipe_reference  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+ONE_HAND = "reaching_hand_640x360.mp4"
+SECOND_HAND = "thumbs_up_1280x720.mp4"
+CASES = ("one_hand", "two_hands")
+PIPELINES = ("mediapipe", "ours")
+RUNNERS = ("api", "process")
+LOADS = ("idle", "loaded")
+MAX_HANDS = 2
+BUSY_LOOP = "while True: pass"
+VECTOR_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
 
-from hand_tracking_ros import HandTracker, landmarks  # noqa: E402
-from hand_tracking_ros import tracker as tracker_module  # noqa: E402
 
-
-def read_frames(name: str, size: tuple[int, int] | None = None, limit: int | None = None) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(DATA_DIR / "videos" / name))
+def read_video(path: Path, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """BGR frames of a video, resized to ``size`` if given."""
+    capture = cv2.VideoCapture(str(path))
     frames = []
-    while limit is None or len(frames) < limit:
+    while True:
         ok, bgr = capture.read()
         if not ok:
             break
-        if size is not None:
-            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        frames.append(bgr if size is None else cv2.resize(bgr, size, interpolation=cv2.INTER_AREA))
+    capture.release()
+    if not frames:
+        raise SystemExit(f"cannot read {path}; the benchmark needs ../shared/data beside the checkout")
     return frames
 
 
-def load_cases(names: list[str]) -> dict[str, tuple[list[np.ndarray], int, float]]:
-    """case -> (frames, max_num_hands, seconds spent decoding)."""
-    cases = {}
-    for name in names:
-        start = time.perf_counter()
-        if name == "one_hand":
-            frames, hands = read_frames("reaching_hand_640x360.mp4"), 2
-        elif name == "hd_video":
-            frames, hands = read_frames("thumbs_up_1280x720.mp4"), 2
-        elif name == "two_hands":
-            left = read_frames("reaching_hand_640x360.mp4")
-            right = read_frames("thumbs_up_1280x720.mp4", size=(640, 360), limit=len(left))
-            frames, hands = [np.hstack([a, b]) for a, b in zip(left, right)], 2
-        else:
-            raise SystemExit(f"unknown case {name}")
-        cases[name] = (frames, hands, time.perf_counter() - start)
-    return cases
+def write_case_video(case: str, loops: int, folder: Path) -> Path:
+    """The case's frames played forwards and backwards ``loops`` times (no jump between passes), as an
+    .mp4 both pipelines read."""
+    frames = read_video(DATA_DIR / "videos" / ONE_HAND)
+    if case == "two_hands":
+        second = read_video(DATA_DIR / "videos" / SECOND_HAND, size=frames[0].shape[1::-1])
+        count = min(len(frames), len(second))
+        frames = [np.hstack([left, right]) for left, right in zip(frames[:count], second[:count])]
+    passes = [frames if index % 2 == 0 else frames[::-1] for index in range(loops)]
+    path = folder / f"{case}.mp4"
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (width, height))
+    for frame in (frame for one_pass in passes for frame in one_pass):
+        writer.write(frame)
+    writer.release()
+    return path
 
 
-# Our pipeline with MediaPipe's detector schedule (detector on every frame while there is room for a hand),
-# to show how much of the speed-up is the schedule and how much the implementation.
-EVERY_FRAME = "ours/det=1"
-PIPELINES = ("mediapipe", "ours", EVERY_FRAME)
+def cpu_description() -> str:
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    present = [flag for flag in VECTOR_FLAGS if flag in flags]
+    return (f"{model}, {os.cpu_count()} CPUs; vector extensions: {', '.join(present) or 'none of AVX2/AVX-512'}"
+            f"{'' if 'avx512f' in flags else ' (no AVX-512)'}")
 
 
-def measure(pipeline: str, case: str, static: bool, device: str) -> dict:
-    """Run one pipeline on one case in this (fresh, spawned) process: timings, detector runs, hands, and the
-    memory the pipeline adds (peak resident set while it is built and run, over the resident set with the
-    decoded frames alone)."""
-    frames, max_hands, _ = load_cases([case])[case]
-    # Hand the decoder's freed buffers back to the system, so that the baseline is the frames alone and
-    # neither pipeline grows into memory the other could not.
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    with peak_memory() as memory:
-        if pipeline == "mediapipe":
-            latencies, runs, found, provider = run_mediapipe(frames, max_hands, static)
-        else:
-            options = {"detection_interval": 1} if pipeline == EVERY_FRAME else {}
-            latencies, runs, found, provider = run_ours(frames, max_hands, static, device=device, **options)
-    return {**summarize(latencies), "runs": runs, "hands": found / len(frames), "provider": provider,
-            "peak": memory["peak"]}
+# ---- what runs in the measured processes ------------------------------------------------------------------
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
-def resident_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def api_child(pipeline: str, video: Path, ours_flags: list[str]) -> dict:
+    """Run one pipeline through its Python API over the decoded frames of ``video`` (in this process)."""
+    frames = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in read_video(video)]
+    process, close, provider = build_pipeline(pipeline, ours_flags)
+    latencies, hands = [], 0
+    start_cpu, start = cpu_seconds(), time.perf_counter()
+    for index, frame in enumerate(frames):
+        begin = time.perf_counter()
+        hands += process(frame, index / 25.0)
+        latencies.append(time.perf_counter() - begin)
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
+    detector_runs = close()
+    return {"fps": len(frames) / wall, "cpu_ms": cpu / len(frames) * 1e3,
+            "median_ms": float(np.median(latencies) * 1e3), "p99_ms": float(np.percentile(latencies, 99) * 1e3),
+            "hands": hands / len(frames), "detector": None if detector_runs is None else detector_runs / len(frames),
+            "provider": provider}
 
+
+def build_pipeline(pipeline: str, ours_flags: list[str]):
+    """(process(frame, timestamp) -> hand count, close() -> detector runs or None, provider)."""
+    if pipeline == "mediapipe":
+        import mediapipe_reference  # benchmarks/ is on sys.path when run as a script
+
+        hands = mediapipe_reference.mediapipe_hands(False, MAX_HANDS)
+
+        def close_mediapipe():
+            hands.close()
+            return None  # MediaPipe does not say how often its detector ran
+
+        return (lambda frame, _: len(hands.process(frame).multi_hand_landmarks or []), close_mediapipe,
+                "TFLite XNNPACK")
+    tracker = our_tracker(ours_flags)
+    return (lambda frame, timestamp: len(tracker.process(frame, timestamp)), lambda: tracker.detector_runs,
+            tracker.execution_provider)
+
+
+def our_tracker(ours_flags: list[str]):
+    from hand_tracking_ros.cli import add_tracker_arguments, tracker_from_arguments
+
+    parser = argparse.ArgumentParser(prog="--ours-flags")
+    add_tracker_arguments(parser)
+    return tracker_from_arguments(parser.parse_args([f"--max-hands={MAX_HANDS}", *ours_flags]))
+
+
+def mediapipe_track(video: Path, output: Path) -> None:
+    """MediaPipe's counterpart of ``hand-tracking track VIDEO --output FILE``: one JSON line per frame."""
+    import mediapipe_reference
+
+    capture = cv2.VideoCapture(str(video))
+    with mediapipe_reference.mediapipe_hands(False, MAX_HANDS) as hands, open(output, "w") as out:
+        index = 0
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            result = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            found = mediapipe_reference.to_arrays(result, bgr.shape[1], bgr.shape[0])
+            out.write(json.dumps({"frame": index, "hands": [
+                {"landmarks": hand["landmarks"].round(2).tolist(), "handedness": hand["handedness"],
+                 "score": hand["score"]} for hand in found]}) + "\n")
+            index += 1
+
+
+# ---- the parent: starting, loading and timing the measured processes --------------------------------------
 
 @contextmanager
-def peak_memory():
-    """Yields a dict whose 'peak' becomes the largest growth of the resident set seen while the block runs."""
-    result = {"peak": 0}
-    baseline = resident_bytes()
-    done = threading.Event()
-
-    def sample():
-        while not done.wait(0.005):
-            result["peak"] = max(result["peak"], resident_bytes() - baseline)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+def competing_load(loaded: bool):
+    """One busy process at our priority while the block runs (nothing when not ``loaded``)."""
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if loaded else None
     try:
-        yield result
+        yield
     finally:
-        done.set()
-        sampler.join()
-        result["peak"] = max(result["peak"], resident_bytes() - baseline)
+        if busy is not None:
+            busy.kill()
+            busy.wait()
 
 
-def measure_in_child(*arguments) -> dict:
-    # A fresh process per run: peak memory belongs to one pipeline, and neither warms the other's caches.
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(measure, arguments)
+def run_timed(command: list[str]) -> tuple[float, str]:
+    """(wall seconds, standard output) of one command; its CPU time is in RUSAGE_CHILDREN once it ends."""
+    start = time.perf_counter()
+    process = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"{shlex.join(command)} failed ({process.returncode}):\n{process.stderr[-2000:]}")
+    return wall, process.stdout
 
 
-class StageProfile:
-    """Wall time per pipeline stage, by wrapping the stage functions of our pipeline (benchmark only)."""
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
-    def __init__(self):
-        self.seconds = defaultdict(float)
 
-    @contextmanager
-    def attached(self, tracker: HandTracker):
-        targets = [
-            (tracker.detector, "preprocess", "detector pre"),
-            (tracker.detector.model, "run", "detector inference"),
-            (tracker.detector, "postprocess", "detector post"),
-            (tracker.landmark_model, "prepare", "landmark pre (crops)"),
-            (tracker.landmark_model.model, "run", "landmark inference"),
-            (landmarks, "decode", "landmark post"),
-            (tracker_module, "tracking_rects", "tracking (next crops)"),
-        ]
-        originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute, _ in targets]
-        for owner, attribute, stage in targets:
-            setattr(owner, attribute, self.timed(getattr(owner, attribute), stage))
-        try:
-            yield
-        finally:
-            for owner, attribute, original in originals:
-                if owner in (landmarks, tracker_module):
-                    setattr(owner, attribute, original)
-                else:
-                    delattr(owner, attribute)  # the instance attribute shadowed the class method
+def measure(runner: str, pipeline: str, video: Path, frames: int, loaded: bool, ours_flags: list[str],
+            folder: Path) -> dict:
+    script = [sys.executable, str(Path(__file__).resolve())]
+    if runner == "api":
+        command = [*script, "--api-child", pipeline, str(video), "--ours-flags", shlex.join(ours_flags)]
+    elif pipeline == "mediapipe":
+        command = [*script, "--mediapipe-track", str(video), str(folder / "mediapipe.jsonl")]
+    else:
+        command = [sys.executable, "-m", "hand_tracking_ros.cli", "track", str(video), "--output",
+                   str(folder / "ours.jsonl"), f"--max-hands={MAX_HANDS}", *ours_flags]
+    with competing_load(loaded):
+        before = children_cpu_seconds()  # the busy process is reaped after this, so it is not counted
+        wall, stdout = run_timed(command)
+        process_cpu = children_cpu_seconds() - before
+    if runner == "api":
+        return json.loads(stdout.strip().splitlines()[-1])
+    result = {"fps": frames / wall, "cpu_ms": process_cpu / frames * 1e3, "median_ms": None, "p99_ms": None,
+              "hands": None, "detector": None, "provider": "-"}
+    lines = (folder / f"{pipeline}.jsonl").read_text().splitlines()
+    result["hands"] = sum(len(json.loads(line)["hands"]) for line in lines) / frames
+    return result
 
-    def timed(self, function, stage: str):
+
+def profile_stages(video: Path, ours_flags: list[str]) -> dict[str, float]:
+    """Milliseconds per frame per stage of our pipeline over ``video``, by wrapping the stage functions."""
+    from hand_tracking_ros import landmarks
+    from hand_tracking_ros import tracker as tracker_module
+
+    frames = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in read_video(video)]
+    tracker = our_tracker(ours_flags)
+    seconds = defaultdict(float)
+
+    def timed(function, stage):
         def wrapper(*args, **kwargs):
-            start = time.perf_counter()
+            begin = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.seconds[stage] += time.perf_counter() - start
-
+                seconds[stage] += time.perf_counter() - begin
         return wrapper
 
-
-def run_ours(frames, max_hands, static, **options):
-    tracker = HandTracker(max_num_hands=max_hands, static_image_mode=static, **options)
-    latencies, found = [], 0
-    for frame in frames:
-        start = time.perf_counter()
-        found += len(tracker.process(frame))
-        latencies.append(time.perf_counter() - start)
-    return latencies, tracker.detector_runs / len(frames), found, tracker.execution_provider
-
-
-def profile_ours(frames, max_hands, static, **options) -> dict[str, float]:
-    """Seconds per stage over one run of our pipeline."""
-    profile = StageProfile()
-    tracker = HandTracker(max_num_hands=max_hands, static_image_mode=static, **options)
-    with profile.attached(tracker):
-        start = time.perf_counter()
-        for frame in frames:
-            tracker.process(frame)
-        total = time.perf_counter() - start
-    profile.seconds["other (association, ids, glue)"] = total - sum(profile.seconds.values())
-    return profile.seconds
+    targets = [(tracker.detector, "detect", "palm detector (all)"),
+               (tracker.detector.model, "run", "palm detector inference"),
+               (tracker.landmark_model, "prepare", "landmark crops"),
+               (tracker.landmark_model.model, "run", "landmark inference"),
+               (landmarks, "decode", "landmark decoding"),
+               (tracker_module, "tracking_rects", "next crops"),
+               (tracker, "_finish_hands", "smoothing, handedness, gestures")]
+    for owner, attribute, stage in targets:
+        setattr(owner, attribute, timed(getattr(owner, attribute), stage))
+    start = time.perf_counter()
+    for index, frame in enumerate(frames):
+        tracker.process(frame, index / 25.0)
+    total = time.perf_counter() - start
+    seconds["palm detector pre/post"] = seconds.pop("palm detector (all)") - seconds["palm detector inference"]
+    seconds["other (association, ids, glue)"] = total - sum(seconds.values())
+    return {stage: value / len(frames) * 1e3 for stage, value in seconds.items()}
 
 
-def run_mediapipe(frames, max_hands, static):
-    hands = mediapipe_reference.mediapipe_hands(static, max_hands)
-    latencies, found = [], 0
-    for frame in frames:
-        start = time.perf_counter()
-        result = hands.process(frame)
-        latencies.append(time.perf_counter() - start)
-        found += len(result.multi_hand_landmarks or [])
-    hands.close()
-    # MediaPipe does not say how often its detector ran; "-" in the table.
-    return latencies, None, found, "TFLite XNNPACK (CPU)"
+def ratio_text(ours, theirs, digits=2) -> str:
+    return "-" if ours is None or theirs is None else f"{ours / theirs:.{digits}f}"
 
 
-def summarize(latencies):
-    seconds = np.array(latencies)
-    return {"fps": len(seconds) / seconds.sum(), "median": np.median(seconds) * 1e3,
-            "p99": np.percentile(seconds, 99) * 1e3}
+def number_text(value, digits=1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=["one_hand", "hd_video", "two_hands"])
-    parser.add_argument("--modes", nargs="+", default=["tracking", "static"], choices=["tracking", "static"])
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each pipeline; the fastest counts")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--short", action="store_true", help="one pass of each video, one run of each (--loops 1 "
+                                                             "--repeat 1)")
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    parser.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
+    parser.add_argument("--loads", nargs="+", default=list(LOADS), choices=LOADS)
+    parser.add_argument("--loops", type=int, default=4, help="passes over each video, alternately forwards and "
+                                                             "backwards (default 4: 808 frames)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each pipeline, alternated; the fastest counts")
+    parser.add_argument("--ours-flags", default="", help="hand-tracking track flags for our pipeline, in both "
+                                                         "runners, e.g. \"--threads 2 --detection-interval 1\"")
+    parser.add_argument("--profile", action="store_true", help="also print where our time goes per stage")
+    parser.add_argument("--api-child", nargs=2, metavar=("PIPELINE", "VIDEO"), help=argparse.SUPPRESS)
+    parser.add_argument("--mediapipe-track", nargs=2, metavar=("VIDEO", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    ours_flags = shlex.split(args.ours_flags)
+    if args.api_child:
+        print(json.dumps(api_child(args.api_child[0], Path(args.api_child[1]), ours_flags)))
+        return 0
+    if args.mediapipe_track:
+        mediapipe_track(Path(args.mediapipe_track[0]), Path(args.mediapipe_track[1]))
+        return 0
+    loops, repeat = (1, 1) if args.short else (args.loops, args.repeat)
 
     rows = []
-    stage_seconds = defaultdict(float)
-    profiled_frames = 0
-    for case in args.cases:
-        for mode in args.modes:
-            static = mode == "static"
-            best = {}
-            for _ in range(args.repeat):
-                # Alternate the two pipelines so that machine noise hits both alike; the fastest run counts.
-                for pipeline in PIPELINES[:2] if static else PIPELINES:
-                    result = measure_in_child(pipeline, case, static, args.device)
-                    if pipeline not in best or result["fps"] > best[pipeline]["fps"]:
-                        best[pipeline] = result
-            frames, max_hands, decode_seconds = load_cases([case])[case]
-            for stage, seconds in profile_ours(frames, max_hands, static, device=args.device).items():
-                stage_seconds[stage] += seconds
-            stage_seconds["video decode"] += decode_seconds
-            profiled_frames += len(frames)
-            for pipeline in best:
-                rows.append((case, mode, pipeline, best[pipeline], best[pipeline]["fps"] / best["mediapipe"]["fps"]))
+    with tempfile.TemporaryDirectory(prefix="hand_tracking_speed_") as folder_name:
+        folder = Path(folder_name)
+        for case in args.cases:
+            video = write_case_video(case, loops, folder)
+            frames = int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
+            for runner in args.runners:
+                for load in args.loads:
+                    best = {}
+                    for _ in range(repeat):
+                        for pipeline in PIPELINES:  # alternated, so machine noise hits both alike
+                            result = measure(runner, pipeline, video, frames, load == "loaded", ours_flags, folder)
+                            if pipeline not in best or result["fps"] > best[pipeline]["fps"]:
+                                best[pipeline] = result
+                    rows.append((case, frames, runner, load, best))
+            if args.profile:
+                rows.append((case, frames, "profile", "idle", profile_stages(video, ours_flags)))
 
-    header = (f"{'case':10} {'mode':8} {'pipeline':10} {'fps':>7} {'med ms':>7} {'p99 ms':>7} {'det/frame':>9} "
-              f"{'+MiB':>6} {'hands/frame':>11} {'x MediaPipe':>11}  provider")
+    print(f"CPU: {cpu_description()}")
+    print(f"onnxruntime {__import__('onnxruntime').__version__}, mediapipe {__import__('mediapipe').__version__}, "
+          f"Python {platform.python_version()}; ours: hand-tracking track {shlex.join(ours_flags) or '(defaults)'}")
+    print(f"load average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())} "
+          "(other processes on this machine were not stopped)\n")
+    header = (f"{'case':9} {'runner':7} {'load':6} | {'MP fps':>6} {'ours fps':>8} {'x MP':>5} | "
+              f"{'MP CPU ms':>9} {'ours CPU ms':>11} {'/ MP':>5} | {'MP med/p99 ms':>13} {'ours med/p99 ms':>15} | "
+              f"{'hands MP/ours':>13} {'det/frame':>9}")
     print(header)
     print("-" * len(header))
-    for case, mode, name, stats, ratio in rows:
-        detector_runs = "-" if stats["runs"] is None else f"{stats['runs']:.2f}"
-        print(f"{case:10} {mode:8} {name:10} {stats['fps']:7.1f} {stats['median']:7.2f} {stats['p99']:7.2f} "
-              f"{detector_runs:>9} {stats['peak'] / 2**20:6.0f} {stats['hands']:11.2f} {ratio:11.2f}  "
-              f"{stats['provider']}")
-
-    print(f"\nWhere our time goes ({profiled_frames} frames, one extra profiled run per row):")
-    total = sum(stage_seconds.values())
-    for stage, seconds in sorted(stage_seconds.items(), key=lambda item: -item[1]):
-        print(f"  {stage:24} {seconds / profiled_frames * 1e3:7.2f} ms/frame  {100 * seconds / total:5.1f}%")
-    print(f"\n{os.cpu_count()} CPUs; onnxruntime {__import__('onnxruntime').__version__}; "
-          f"mediapipe {__import__('mediapipe').__version__}")
+    for case, frames, runner, load, best in rows:
+        if runner == "profile":
+            continue
+        theirs, ours = best["mediapipe"], best["ours"]
+        latency = {name: "-" if stats["median_ms"] is None else f"{stats['median_ms']:.1f}/{stats['p99_ms']:.1f}"
+                   for name, stats in best.items()}
+        print(f"{case:9} {runner:7} {load:6} | {theirs['fps']:6.1f} {ours['fps']:8.1f} "
+              f"{ratio_text(ours['fps'], theirs['fps']):>5} | {theirs['cpu_ms']:9.1f} {ours['cpu_ms']:11.1f} "
+              f"{ratio_text(ours['cpu_ms'], theirs['cpu_ms']):>5} | {latency['mediapipe']:>13} {latency['ours']:>15} | "
+              f"{number_text(theirs['hands'], 2) + '/' + number_text(ours['hands'], 2):>13} "
+              f"{number_text(ours['detector'], 2):>9}")
+    print(f"\nframes: {', '.join(sorted({f'{case} {frames}' for case, frames, *_ in rows}))}. x MP: our fps over "
+          "MediaPipe's; / MP: our CPU seconds per frame over MediaPipe's. api: the loop over process() in one "
+          "process; process: the whole command, start-up included.")
+    for case, _, runner, _, stages in rows:
+        if runner == "profile":
+            print(f"\nWhere our time goes, {case}, idle, ms per frame:")
+            for stage, milliseconds in sorted(stages.items(), key=lambda item: -item[1]):
+                print(f"  {stage:34} {milliseconds:6.2f}")
     return 0
 
 

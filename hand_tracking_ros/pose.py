@@ -26,6 +26,14 @@ import numpy as np
 # CameraInfo distortion models that OpenCV's pinhole functions take directly (k1, k2, p1, p2, k3[, k4-k6]).
 PINHOLE_DISTORTION_MODELS = ("plumb_bob", "rational_polynomial")
 FISHEYE_DISTORTION_MODEL = "equidistant"
+# Coefficient counts OpenCV's functions take (k1 k2 p1 p2 [k3 [k4 k5 k6 [s1-s4 [tx ty]]]]; fisheye k1-k4);
+# any other count makes every one of its calls fail, so it is refused when the intrinsics are made.
+PINHOLE_DISTORTION_LENGTHS = (0, 4, 5, 8, 12, 14)
+FISHEYE_DISTORTION_LENGTHS = (0, 4)
+# Calibrations smaller than this a side are placeholders (a 1x1 camera_info), not a camera's resolution, and
+# images whose aspect ratio differs from the calibration's by more than this are another camera or a crop.
+MIN_CALIBRATED_SIDE = 16
+ASPECT_RATIO_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,11 @@ class CameraIntrinsics:
                                                                  FISHEYE_DISTORTION_MODEL):
             raise ValueError(f"unsupported distortion model {self.distortion_model!r}; supported: "
                              f"{', '.join((*PINHOLE_DISTORTION_MODELS, FISHEYE_DISTORTION_MODEL))}")
-        if self.distortion_model == FISHEYE_DISTORTION_MODEL and len(self.distortion) not in (0, 4):
-            raise ValueError(f"the equidistant model takes 4 coefficients, got {len(self.distortion)}")
+        lengths = {FISHEYE_DISTORTION_MODEL: FISHEYE_DISTORTION_LENGTHS,
+                   **dict.fromkeys(PINHOLE_DISTORTION_MODELS, PINHOLE_DISTORTION_LENGTHS)}.get(self.distortion_model)
+        if lengths is not None and len(self.distortion) not in lengths:
+            raise ValueError(f"{self.distortion_model} distortion with {len(self.distortion)} coefficients; OpenCV "
+                             f"takes {', '.join(map(str, lengths[1:]))} (or none)")
 
     @classmethod
     def from_camera_info(cls, k: Sequence[float], d: Sequence[float] = (), width: int = 0, height: int = 0,
@@ -69,11 +80,16 @@ class CameraIntrinsics:
                    distortion=tuple(float(v) for v in d), distortion_model=distortion_model or "plumb_bob",
                    width=int(width), height=int(height))
 
-    def for_image_size(self, width: int, height: int) -> CameraIntrinsics:
+    def for_image_size(self, width: int, height: int) -> CameraIntrinsics | None:
         """These intrinsics for images of ``width`` x ``height``: a camera driver or image_proc may publish
-        images resized from the calibrated size, which scales the focal lengths and the principal point."""
+        images resized (or binned) from the calibrated size, which scales the focal lengths and the principal
+        point. None when the image cannot be this calibration resized: a calibration under
+        ``MIN_CALIBRATED_SIDE`` pixels a side, or another aspect ratio (another camera, a crop)."""
         if not self.width or not self.height or (self.width, self.height) == (width, height):
             return self
+        if min(self.width, self.height) < MIN_CALIBRATED_SIDE or not width or not height or abs(
+                (width / height) / (self.width / self.height) - 1) > ASPECT_RATIO_TOLERANCE:
+            return None
         scale_x, scale_y = width / self.width, height / self.height
         return replace(self, fx=self.fx * scale_x, fy=self.fy * scale_y, cx=self.cx * scale_x,
                        cy=self.cy * scale_y, width=int(width), height=int(height))
@@ -91,9 +107,13 @@ def _nan(shape) -> np.ndarray:
 class HandPose:
     """Pose of the hand frame (that of the world landmarks) in the camera's optical frame.
 
-    A world landmark ``p`` is at ``position + rotation @ p`` in the camera frame; ``orientation_xyzw`` is
-    ``rotation`` as a unit quaternion. When ``valid`` is false (no solution, hand behind the camera, NaN
-    input) the arrays are NaN and ``reprojection_error_px`` is inf."""
+    A world landmark ``p`` is at ``position + scale * rotation @ p`` in the camera frame; ``orientation_xyzw``
+    is ``rotation`` as a unit quaternion. The hand-model pose (``estimate_hand_pose``) has scale 1 and
+    ``landmarks_camera`` exactly there. A depth image also measures the real hand's size, and
+    ``depth_fusion.fuse_depth`` puts each of ``landmarks_camera`` on its pixel's ray at its measured (or,
+    hidden, its fitted) depth, counting the measured ones in ``depth_landmark_count``. When ``valid`` is
+    false (no solution, hand behind the camera, NaN input) the arrays are NaN and ``reprojection_error_px``
+    is inf."""
 
     position: np.ndarray = field(default_factory=lambda: _nan(3))           # (3,) metres
     orientation_xyzw: np.ndarray = field(default_factory=lambda: _nan(4))   # (4,)
@@ -101,6 +121,8 @@ class HandPose:
     landmarks_camera: np.ndarray = field(default_factory=lambda: _nan((21, 3)))  # metres, camera frame
     reprojection_error_px: float = float("inf")  # RMS over the 21 landmarks
     valid: bool = False
+    scale: float = 1.0  # the real hand's size over the model's
+    depth_landmark_count: int = 0  # landmarks whose depth came from a depth image; 0: the hand-model pose
 
 
 def rotation_to_quaternion(rotation: np.ndarray) -> np.ndarray:
@@ -174,6 +196,8 @@ def estimate_hand_pose(world_landmarks: np.ndarray, image_landmarks: np.ndarray,
         return HandPose()
     # Fit in normalized (undistorted) coordinates, so every distortion model goes through the same solver.
     normalized = _normalized_points(np.ascontiguousarray(pixels), camera)
+    if not np.isfinite(normalized).all():  # a distortion model that cannot be inverted at these pixels
+        return HandPose()
     translation = _translation_without_rotation(world, normalized)
     if not (np.isfinite(translation).all() and translation[2] > 0):
         return HandPose()

@@ -1,4 +1,5 @@
-"""Core results to ROS messages: HandLandmarksArray and RViz markers, for any message implementation.
+"""Core results to ROS messages: HandLandmarksArray, wrist PoseArray, TF frames and RViz markers, for any
+message implementation.
 
 The same code fills rclpy's generated classes (in the node) and rosbags' dataclasses (in bag processing):
 callers pass ``msgs``, a namespace whose attributes, named as the keys of ``MESSAGE_TYPES``, are message
@@ -13,6 +14,9 @@ through the camera's pinhole model (from camera_info, lens distortion ignored, o
 focal length = image width in pixels, about 53 degrees horizontal field of view, principal point at the
 image centre) to the depth ``assumed_depth`` plus the world landmarks' relative depth, so the hand's
 shape and place in the image are right but its distance is a guess.
+
+Wrist poses (``hand_poses``, ``hand_transforms``) are the frames of ``hand_frame.wrist_frames`` (axes in
+its module doc), built from the metric landmarks ``HandPose.landmarks_camera``.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .drawing import hand_label
-from .pose import CameraIntrinsics, HandPose
-from .types import HAND_CONNECTIONS, Hand
+from .hand_frame import wrist_frames
+from .pose import CameraIntrinsics, HandPose, rotation_to_quaternion
+from .types import HAND_CONNECTIONS, NUM_LANDMARKS, Hand
 
 MESSAGE_TYPES = {
     "ColorRGBA": "std_msgs/msg/ColorRGBA",
@@ -32,6 +37,10 @@ MESSAGE_TYPES = {
     "Pose": "geometry_msgs/msg/Pose",
     "Quaternion": "geometry_msgs/msg/Quaternion",
     "Vector3": "geometry_msgs/msg/Vector3",
+    "PoseArray": "geometry_msgs/msg/PoseArray",
+    "Transform": "geometry_msgs/msg/Transform",
+    "TransformStamped": "geometry_msgs/msg/TransformStamped",
+    "TFMessage": "tf2_msgs/msg/TFMessage",
     "Marker": "visualization_msgs/msg/Marker",
     "MarkerArray": "visualization_msgs/msg/MarkerArray",
     "HandLandmarks": "hand_tracking_ros/msg/HandLandmarks",
@@ -60,10 +69,13 @@ def camera_intrinsics(camera_info) -> CameraIntrinsics | None:
 
     An all-zero K is an uncalibrated camera. Focal lengths under a tenth of the image width (a field of
     view over 157 degrees) are placeholders, such as image_publisher's fx = fy = 1 when it is given no
-    field of view: a pose computed with them would be wrong, not merely imprecise. Raises ValueError for
-    calibrations the pose code cannot use (an unknown distortion model)."""
-    k = np.asarray(camera_info.k, np.float64)
-    if not (k[0] >= 0.1 * camera_info.width and k[4] >= 0.1 * camera_info.width and k[0] > 0 and k[4] > 0):
+    field of view: a pose computed with them would be wrong, not merely imprecise. Raises ValueError, naming
+    what is wrong, for calibrations the pose code cannot use: an unknown distortion model, a distortion list
+    of a length OpenCV does not take (plumb_bob with 100 values), values that are not finite."""
+    k = np.asarray(camera_info.k, np.float64).ravel()
+    width = camera_info.width
+    if k.size == 9 and np.isfinite(k).all() and not (k[0] >= 0.1 * width and k[4] >= 0.1 * width and k[0] > 0
+                                                     and k[4] > 0):
         return None
     return CameraIntrinsics.from_camera_info(k, camera_info.d, camera_info.width, camera_info.height,
                                              camera_info.distortion_model)
@@ -128,6 +140,10 @@ def hand_landmarks(msgs: SimpleNamespace, hand: Hand) -> object:
         gesture_score=float(hand.gesture_score),
         pose=_pose(msgs, pose.position, pose.orientation_xyzw) if pose is not None else _pose(msgs),
         pose_valid=pose is not None,
+        landmarks_camera=_points(msgs, pose.landmarks_camera if pose is not None else np.zeros((NUM_LANDMARKS, 3))),
+        depth_source=hand.depth_source,
+        depth_landmark_count=pose.depth_landmark_count if pose is not None else 0,
+        finger_flexion=np.asarray(hand.finger_flexion, np.float32),  # rclpy's float32[] takes float32 arrays
     )
 
 
@@ -140,6 +156,51 @@ def hand_landmarks_array(msgs: SimpleNamespace, header: object, image_width: int
         image_height=int(image_height),
         hands=[hand_landmarks(msgs, hand) for hand in hands],
     )
+
+
+def hand_frame_id(tf_prefix: str, hand_id: int) -> str:
+    """The TF frame of a tracked hand: ``<tf_prefix>hand_<id>``."""
+    return f"{tf_prefix}hand_{int(hand_id)}"
+
+
+def wrist_poses(hands: Sequence[Hand], mirrored: bool = False) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per hand, its wrist frame's origin (3,) and orientation quaternion (x, y, z, w) in the camera frame,
+    or None without a valid pose; ``mirrored`` is the tracker's (see hand_frame's module doc)."""
+    poses = [_valid_pose(hand) for hand in hands]
+    posed = [index for index, pose in enumerate(poses) if pose is not None]
+    frames: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(hands)
+    if posed:
+        origins, rotations = wrist_frames(np.stack([poses[i].landmarks_camera for i in posed]),
+                                          np.array([(hands[i].handedness == "right") != mirrored for i in posed]))
+        for index, origin, rotation in zip(posed, origins, rotations):
+            if np.isfinite(origin).all() and np.isfinite(rotation).all():
+                frames[index] = (origin, rotation_to_quaternion(rotation))
+    return frames
+
+
+def hand_poses(msgs: SimpleNamespace, header: object, hands: Sequence[Hand], mirrored: bool = False) -> object:
+    """PoseArray of one image: each hand's wrist pose in the image's frame, in the order of ``hands`` (of
+    HandLandmarksArray.hands). A hand without a valid pose gets an all-NaN pose, so that indices still
+    match (HandLandmarks.pose_valid says which)."""
+    nan_pose = ((np.nan,) * 3, (np.nan,) * 4)
+    return msgs.PoseArray(header=header, poses=[_pose(msgs, *(frame or nan_pose))
+                                                for frame in wrist_poses(hands, mirrored)])
+
+
+def hand_transforms(msgs: SimpleNamespace, header: object, hands: Sequence[Hand], tf_prefix: str = "",
+                    mirrored: bool = False) -> object:
+    """TFMessage of one image: for each hand with a valid pose, its wrist frame ``<tf_prefix>hand_<id>``
+    as a child of the image's frame (``header.frame_id``), stamped with the image's stamp."""
+    transforms = []
+    for hand, frame in zip(hands, wrist_poses(hands, mirrored)):
+        if frame is None:
+            continue  # tf2 refuses NaN transforms: a hand without a pose has no frame this time
+        (x, y, z), (qx, qy, qz, qw) = (np.asarray(v, np.float64).tolist() for v in frame)
+        transforms.append(msgs.TransformStamped(
+            header=header, child_frame_id=hand_frame_id(tf_prefix, hand.id),
+            transform=msgs.Transform(translation=msgs.Vector3(x=x, y=y, z=z),
+                                     rotation=msgs.Quaternion(x=qx, y=qy, z=qz, w=qw))))
+    return msgs.TFMessage(transforms=transforms)
 
 
 def hand_markers(msgs: SimpleNamespace, header: object, hands: Sequence[Hand], camera: CameraIntrinsics,

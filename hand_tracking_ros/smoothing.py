@@ -13,9 +13,9 @@ units of the image width, which is not known here, so it cannot be scaled like x
 landmark's image-plane speed instead, which also keeps x, y and z of one point in step.
 
 A track's filter restarts (passes the raw landmarks through) when the track is new, when its timestamps
-go backwards, or when the hand jumps: its centre moves more than ``jump_threshold`` hand sizes in one
-frame, which no real hand does at camera rates (the fastest motion in the test videos is about 0.35 hand
-sizes per frame) but a track taken over by another hand does.
+go backwards, repeat or are not finite, or when the hand jumps: its centre moves more than ``jump_threshold`` hand
+sizes in one frame, which no real hand does at camera rates (the fastest motion in the test videos is about
+0.35 hand sizes per frame) but a track taken over by another hand does.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ IMAGE_SMOOTHING = OneEuroParams(min_cutoff=0.05, beta=10.0, derivate_cutoff=1.0)
 WORLD_SMOOTHING = OneEuroParams(min_cutoff=0.1, beta=80.0, derivate_cutoff=1.0)
 NOMINAL_FREQUENCY = 30.0  # Hz, the frame rate assumed when frames come without timestamps
 JUMP_THRESHOLD = 1.0      # hand sizes per frame
+# Frames closer in time than this are no real frame interval (a repeated or garbled stamp): the filter
+# restarts rather than divide by almost nothing, which overflows the speed into infinities and NaN.
+MIN_FRAME_INTERVAL = 1e-6  # seconds
 
 
 def _alpha(cutoff: np.ndarray, dt: float) -> np.ndarray:
@@ -122,11 +125,18 @@ class LandmarkSmoother:
         self.nominal_frequency = nominal_frequency
         self._tracks: dict[int, _TrackFilters] = {}
 
+    def set_params(self, image: OneEuroParams, world: OneEuroParams) -> None:
+        """New filter parameters, for the running tracks from their next frame on."""
+        self.image_params, self.world_params = image, world
+        for track in self._tracks.values():
+            track.image.params, track.world.params = image, world
+
     def smooth(self, track_id: int, landmarks: np.ndarray, world_landmarks: np.ndarray,
                timestamp: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Smoothed (landmarks, world_landmarks) of one track for this frame, float32 like the input.
 
-        ``timestamp`` in seconds; ``None`` assumes ``nominal_frequency``."""
+        ``timestamp`` in seconds; ``None`` assumes ``nominal_frequency``. A NaN or infinite timestamp restarts
+        the track's filter, and the next frame counts as the first after it."""
         landmarks = np.asarray(landmarks, np.float64)
         world_landmarks = np.asarray(world_landmarks, np.float64)
         if not (np.isfinite(landmarks).all() and np.isfinite(world_landmarks).all()):
@@ -141,12 +151,14 @@ class LandmarkSmoother:
         if timestamp is None or track.timestamp is None:
             dt = 1.0 / self.nominal_frequency
         else:
-            dt = timestamp - track.timestamp
+            dt = float(timestamp) - track.timestamp
         jumped = track.center is not None and np.linalg.norm(center - track.center) > self.jump_threshold * scale
-        if dt <= 0 or jumped:
+        if not MIN_FRAME_INTERVAL <= dt < np.inf or jumped:  # also a NaN dt: keep bad stamps out of the state
             track.image.reset()
             track.world.reset()
-        track.timestamp, track.center = timestamp, center
+            dt = 1.0 / self.nominal_frequency
+        track.timestamp = float(timestamp) if timestamp is not None and np.isfinite(timestamp) else None
+        track.center = center
         smoothed = track.image(landmarks, dt, value_scale=1.0 / scale)
         smoothed_world = track.world(world_landmarks, dt)
         return smoothed.astype(np.float32), smoothed_world.astype(np.float32)

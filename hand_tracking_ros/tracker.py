@@ -16,24 +16,32 @@ Per frame and stream (reference doc 1.7):
    next frame's crops.
 6. Per track: One Euro smoothing, handedness averaged over the track, the gesture, and the 3D pose where
    the stream has camera intrinsics (``_finish_hands``).
+
+Options (``options.TrackerOptions``) are changed between frames through ``update(**changes)``, which validates
+all changes before it applies any; assigning an option attribute calls it too. Only a model option loads the
+models again (``loader``), and no change ends a track except a lower ``max_num_hands``, which ends the newest.
+A lock serialises ``process``, ``process_streams``, ``update`` and the other methods that change tracks, so
+threads may share a tracker.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import OnnxModel, check_device
-from .detector import PalmDetector, palms_to_hand_rects
+from .detector import palms_to_hand_rects
 from .geometry import axis_aligned_iou, box_iou, to_rotated_rect
-from .gestures import HOLD_FRAMES, GestureStabilizer, classify_gestures
+from .gestures import GestureStabilizer, classify_gestures
 from .handedness import HandednessAverager
-from .landmarks import LandmarkModel, tracking_rects
-from .models import HAND_LANDMARK, PALM_DETECTION, load_model_bytes
+from .landmarks import tracking_rects
+from .loader import load_models
+from .options import OPTIONS, TrackerOptions, smoothing_options
 from .pose import CameraIntrinsics, estimate_hand_pose
-from .smoothing import IMAGE_SMOOTHING, WORLD_SMOOTHING, LandmarkSmoother, OneEuroParams
+from .smoothing import LandmarkSmoother, OneEuroParams
 from .types import Hand
 
 LOGGER = logging.getLogger("hand_tracking_ros")
@@ -65,6 +73,18 @@ def check_image(image) -> np.ndarray:
         raise ValueError(f"image must be uint8 (0-255); got {image.dtype}. For float images in [0, 1] use "
                          "(image * 255).round().astype(np.uint8)")
     return np.ascontiguousarray(image)
+
+
+def check_timestamp(timestamp) -> float | None:
+    """The timestamp in seconds as a float (None stays None), or a ValueError saying what is wrong with it."""
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, (bool, np.bool_)) or not isinstance(timestamp, (int, float, np.integer, np.floating)):
+        raise ValueError(f"timestamp must be a number of seconds or None; got {type(timestamp).__name__} "
+                         f"{repr(timestamp)[:40]}")
+    if not math.isfinite(timestamp):
+        raise ValueError(f"timestamp must be finite; got {timestamp}")
+    return float(timestamp)
 
 
 def handedness_label(right_probability: float, mirrored: bool) -> tuple[str, float]:
@@ -106,84 +126,144 @@ class StreamState:
 
 
 class HandTracker:
-    """Detects and tracks hands in RGB images. See the module docstring for the loop."""
+    """Detects and tracks hands in RGB images. See the module docstring for the loop.
 
-    def __init__(self, max_num_hands: int = 2, min_detection_confidence: float = 0.5,
-                 min_presence_confidence: float = 0.5, min_tracking_iou: float = 0.5, model_complexity: int = 1,
-                 static_image_mode: bool = False, mirrored: bool = False, device: str = "auto",
-                 detection_interval: int = 3, models_dir=None, threads: int = 0,
-                 smoothing: bool = True, image_smoothing: OneEuroParams = IMAGE_SMOOTHING,
-                 world_smoothing: OneEuroParams = WORLD_SMOOTHING, gesture_hold_frames: int = HOLD_FRAMES):
-        if model_complexity not in (0, 1):
-            raise ValueError(f"model_complexity must be 0 (lite) or 1 (full); got {model_complexity!r}")
-        if int(max_num_hands) < 1 or int(detection_interval) < 1:
-            raise ValueError(f"max_num_hands and detection_interval must be at least 1; got {max_num_hands}, "
-                             f"{detection_interval}")
-        for name, value in (("min_detection_confidence", min_detection_confidence),
-                            ("min_presence_confidence", min_presence_confidence),
-                            ("min_tracking_iou", min_tracking_iou)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1]; got {value}")
-        device = check_device(device)
-        self.max_num_hands = max_num_hands
-        self.min_detection_confidence = min_detection_confidence
-        self.min_presence_confidence = min_presence_confidence
-        self.min_tracking_iou = min_tracking_iou
-        self.static_image_mode = static_image_mode
-        self.mirrored = mirrored
-        self.detection_interval = detection_interval
-        self.model_complexity = model_complexity
-        palm_model = OnnxModel(*load_model_bytes(PALM_DETECTION[model_complexity], models_dir), device, threads)
-        landmark_model = OnnxModel(*load_model_bytes(HAND_LANDMARK[model_complexity], models_dir), device, threads)
-        self.detector = PalmDetector(palm_model)
-        self.landmark_model = LandmarkModel(landmark_model, crop_threads=threads)
-        self.execution_provider = landmark_model.provider
+    ``HandTracker(options)`` takes a ``TrackerOptions``; keyword arguments name single options (see
+    ``TrackerOptions``) and override ``options``. ``image_smoothing`` and ``world_smoothing`` set the One Euro
+    parameters of the image or the world landmarks at once. Raises OptionError (a ValueError) for a bad value,
+    ModelFileError or ProviderUnavailableError when the models cannot be loaded."""
+
+    def __init__(self, options: TrackerOptions | None = None, *, image_smoothing: OneEuroParams | None = None,
+                 world_smoothing: OneEuroParams | None = None, **changes):
+        if options is None:
+            options = TrackerOptions()
+        elif not isinstance(options, TrackerOptions):
+            raise TypeError(f"options must be TrackerOptions; got {type(options).__name__}")
+        options = options.replace(**changes, **smoothing_options(image_smoothing, world_smoothing))
+        self._lock = threading.Lock()         # one frame or one change at a time
+        self._update_lock = threading.Lock()  # one update at a time; frames still run while models load
+        self._options = options
+        self._models = load_models(options)
         self.detector_runs = 0
         self._streams: dict[object, StreamState] = {}
         self._next_id = 0
-        # Per-track post-processing in _finish_hands, all keyed by track id. ``smoothing`` may be switched
-        # between frames like the other plain attributes.
-        self.smoothing = smoothing
-        self._smoother = LandmarkSmoother(image_smoothing, world_smoothing)
+        # Per-track post-processing in _finish_hands, all keyed by track id.
+        self._smoother = LandmarkSmoother(options.image_smoothing, options.world_smoothing)
         self._handedness = HandednessAverager()
-        self._gestures = GestureStabilizer(gesture_hold_frames)
+        self._gestures = GestureStabilizer(options.gesture_hold_frames)
         self._intrinsics: dict[object, CameraIntrinsics] = {}
 
+    @property
+    def options(self) -> TrackerOptions:
+        """The current options (change them with ``update``)."""
+        return self._options
+
+    @property
+    def detector(self):
+        return self._models.detector
+
+    @property
+    def landmark_model(self):
+        return self._models.landmark_model
+
+    @property
+    def execution_provider(self) -> str:
+        return self._models.execution_provider
+
+    def update(self, **changes) -> None:
+        """Change options between frames: all ``changes`` are validated first (OptionError, or TypeError for
+        an unknown name: then nothing changes) and applied together before the next frame.
+
+        Models are loaded again only when a model option changes (``TrackerOptions.changes_models_from``),
+        and before anything changes, so a ModelFileError or ProviderUnavailableError leaves the tracker as it
+        was; meanwhile frames are still processed with the old models. Tracks continue through every change,
+        except that a lower ``max_num_hands`` ends the newest tracks beyond it at once."""
+        with self._update_lock:
+            options = self._options.replace(**changes)
+            if options == self._options:
+                return
+            models = load_models(options) if options.changes_models_from(self._options) else None
+            with self._lock:
+                self._options = options
+                if models is not None:
+                    self._models = models
+                self._smoother.set_params(options.image_smoothing, options.world_smoothing)
+                self._gestures.hold_frames = options.gesture_hold_frames
+                self._cap_tracks(options.max_num_hands)
+
     def continue_ids_after(self, previous: HandTracker) -> None:
-        """Number new tracks after ``previous``'s, so that a tracker that replaces another one (new models or
-        device) never reuses an id that has been reported."""
-        self._next_id = max(self._next_id, previous._next_id)
+        """Number new tracks after ``previous``'s, so that a tracker that replaces another one never reuses an
+        id that has been reported."""
+        with self._lock:
+            self._next_id = max(self._next_id, previous._next_id)
 
     def reset(self) -> None:
         """Forget every track of every stream (ids are still never reused)."""
-        ended = [track_id for state in self._streams.values() for track_id in state.track_ids]
-        self._streams.clear()
-        self._forget_tracks(ended)
+        with self._lock:
+            ended = [track_id for state in self._streams.values() for track_id in state.track_ids]
+            self._streams.clear()
+            self._forget_tracks(ended)
+
+    def _cap_tracks(self, max_num_hands: int) -> None:
+        """End the newest tracks of each stream beyond ``max_num_hands`` (ids grow, so the oldest tracks have
+        the lowest ids)."""
+        ended = []
+        for state in self._streams.values():
+            if len(state.track_ids) > max_num_hands:
+                keep = np.sort(np.argsort(state.track_ids, kind="stable")[:max_num_hands])
+                ended += [track_id for index, track_id in enumerate(state.track_ids) if index not in keep]
+                state.track_ids = [state.track_ids[index] for index in keep]
+                state.rects = state.rects[keep]
+        if ended:
+            self._forget_tracks(ended)
+
+    def end_stream(self, stream) -> None:
+        """Forget one stream's tracks and intrinsics (a camera that left, a recording that ended); the other
+        streams keep theirs."""
+        with self._lock:
+            state = self._streams.pop(stream, None)
+            self._intrinsics.pop(stream, None)
+            if state is not None and state.track_ids:
+                self._forget_tracks(state.track_ids)
 
     def set_camera_intrinsics(self, intrinsics: CameraIntrinsics | None, stream=None) -> None:
         """Intrinsics of the camera of ``stream`` (``process`` uses stream None); with them each hand of that
         stream gets ``Hand.pose`` in the camera frame. ``None`` removes them (``Hand.pose`` is then None)."""
-        if intrinsics is None:
-            self._intrinsics.pop(stream, None)
-        elif isinstance(intrinsics, CameraIntrinsics):
-            self._intrinsics[stream] = intrinsics
-        else:
+        if intrinsics is not None and not isinstance(intrinsics, CameraIntrinsics):
             raise TypeError(f"intrinsics must be a CameraIntrinsics or None; got {type(intrinsics).__name__} "
                             "(see CameraIntrinsics.from_camera_info)")
+        with self._lock:
+            if intrinsics is None:
+                self._intrinsics.pop(stream, None)
+            else:
+                self._intrinsics[stream] = intrinsics
 
     def process(self, image_rgb: np.ndarray, timestamp: float | None = None) -> list[Hand]:
         """Hands in one RGB uint8 image of the default stream; ``timestamp`` in seconds (for smoothing)."""
         return self.process_streams({None: image_rgb}, timestamp)[None]
 
-    def process_streams(self, images: dict, timestamp: float | None = None) -> dict:
+    def process_streams(self, images: dict, timestamp: float | dict | None = None) -> dict:
         """Hands in one image of each of several streams (for example cameras), keyed like ``images``.
 
         Each stream has its own tracks; the detector runs once for all streams that need it and the
-        landmark model once for all crops of all streams."""
+        landmark model once for all crops of all streams. ``timestamp`` is in seconds, or a dict keyed like
+        ``images`` for streams whose images were taken at different times (such as separate recordings).
+        Bad images, or a timestamp that is not a finite number, raise ValueError before anything runs."""
         keys = list(images)
         frames = [check_image(images[key]) for key in keys]
+        if isinstance(timestamp, dict):
+            missing = [key for key in keys if key not in timestamp]
+            if missing:
+                raise ValueError(f"timestamp has no entry for stream {missing[0]!r}")
+        timestamps = timestamp if isinstance(timestamp, dict) else dict.fromkeys(keys, timestamp)
+        timestamps = {key: check_timestamp(timestamps[key]) for key in keys}
+        with self._lock:
+            return self._process_streams(keys, frames, timestamps)
+
+    def _process_streams(self, keys: list, frames: list[np.ndarray], timestamps: dict) -> dict:
+        options, models = self._options, self._models
         states = [self._streams.setdefault(key, StreamState()) for key in keys]
-        if self.static_image_mode:
+        if options.static_image_mode:
             # Every image stands alone: the previous image's hands end before this one is looked at.
             previous = [track_id for state in states for track_id in state.track_ids]
             for state in states:
@@ -194,19 +274,20 @@ class HandTracker:
         # Crops of this frame: tracked ones first (they win over detections), then new palms.
         crop_ids = [list(state.track_ids) for state in states]
         crop_rects = [state.rects for state in states]
-        needs_detection = [index for index, state in enumerate(states) if self._detector_due(state)]
+        needs_detection = [index for index, state in enumerate(states) if self._detector_due(state, options)]
         if needs_detection:
             self.detector_runs += len(needs_detection)
-            palms = self.detector.detect([frames[index] for index in needs_detection], self.min_detection_confidence)
+            palms = models.detector.detect([frames[index] for index in needs_detection],
+                                           options.min_detection_confidence)
             for index, (_, boxes, keypoints) in zip(needs_detection, palms):
-                room = self.max_num_hands - len(crop_ids[index])
+                room = options.max_num_hands - len(crop_ids[index])
                 new_rects = self._drop_tracked(crop_rects[index], palms_to_hand_rects(boxes, keypoints))[:room]
                 crop_rects[index] = np.concatenate([crop_rects[index], new_rects])
                 crop_ids[index] += [None] * len(new_rects)
 
         counts = [len(ids) for ids in crop_ids]
         all_rects = np.concatenate(crop_rects)
-        batch = (self.landmark_model.run(frames, np.repeat(np.arange(len(keys)), counts), all_rects)
+        batch = (models.landmark_model.run(frames, np.repeat(np.arange(len(keys)), counts), all_rects)
                  if len(all_rects) else None)
 
         results = {}
@@ -214,7 +295,7 @@ class HandTracker:
         for index, (key, state, ids, offset) in enumerate(zip(keys, states, crop_ids, np.cumsum([0] + counts))):
             rows = np.arange(offset, offset + len(ids))
             if len(rows):
-                present = batch.presence[rows] >= self.min_presence_confidence
+                present = batch.presence[rows] >= options.min_presence_confidence
                 present[present] = ~duplicate_mask(batch.landmarks[rows[present]])
                 rows, ids = rows[present], [track_id for track_id, alive in zip(ids, present) if alive]
             ended += [track_id for track_id in state.track_ids if track_id not in ids]
@@ -225,13 +306,13 @@ class HandTracker:
                             for track_id, row in zip(track_ids, rows)]
         if ended:
             self._forget_tracks(ended)
-        return {key: self._finish_hands(hands, timestamp, key, frame.shape[1::-1])
+        return {key: self._finish_hands(hands, timestamps[key], key, frame.shape[1::-1])
                 for (key, hands), frame in zip(results.items(), frames)}
 
-    def _detector_due(self, state: StreamState) -> bool:
+    def _detector_due(self, state: StreamState, options: TrackerOptions) -> bool:
         state.frames_since_detection += 1
-        due = len(state.track_ids) < self.max_num_hands and (
-            not state.track_ids or state.frames_since_detection >= self.detection_interval)
+        due = len(state.track_ids) < options.max_num_hands and (
+            not state.track_ids or state.frames_since_detection >= options.detection_interval)
         if due:
             state.frames_since_detection = 0
         return due
@@ -241,7 +322,7 @@ class HandTracker:
         kept = np.zeros((0, 5))
         for rect in new_rects:
             others = np.concatenate([tracked_rects, kept])
-            if len(others) == 0 or axis_aligned_iou(rect[None], others).max() <= self.min_tracking_iou:
+            if len(others) == 0 or axis_aligned_iou(rect[None], others).max() <= self._options.min_tracking_iou:
                 kept = np.concatenate([kept, rect[None]])
         return kept
 
@@ -250,7 +331,7 @@ class HandTracker:
         return self._next_id - 1
 
     def _make_hand(self, track_id: int, batch, row: int, rect: np.ndarray) -> Hand:
-        label, score = handedness_label(batch.right_hand[row], self.mirrored)
+        label, score = handedness_label(batch.right_hand[row], self._options.mirrored)
         return Hand(id=track_id, handedness=label, handedness_score=score, presence=float(batch.presence[row]),
                     landmarks=batch.landmarks[row], world_landmarks=batch.world_landmarks[row],
                     rect=to_rotated_rect(rect), frame_handedness=label, frame_handedness_score=score)
@@ -260,13 +341,13 @@ class HandTracker:
         """Per-track post-processing of this frame's hands (ids assigned, raw landmarks): One Euro smoothing,
         handedness averaged over the track, the gesture held for ``gesture_hold_frames``, and the pose when
         the hand's stream has camera intrinsics."""
-        if not self.smoothing:
+        if not self._options.smoothing:
             self._smoother.reset()  # so that switching smoothing back on starts from fresh landmarks
         camera = self._intrinsics.get(stream)
         if camera is not None:
             camera = camera.for_image_size(*image_size)
         for hand in hands:
-            if self.smoothing:
+            if self._options.smoothing:
                 hand.landmarks, hand.world_landmarks = self._smoother.smooth(
                     hand.id, hand.landmarks, hand.world_landmarks, timestamp)
         # All hands' gestures in one vectorized pass.
@@ -276,7 +357,7 @@ class HandTracker:
             hand.handedness, hand.handedness_score = self._handedness.update(
                 hand.id, hand.frame_handedness, hand.frame_handedness_score)
             # A still image has no following frames to hold a gesture over.
-            hand.gesture, hand.gesture_score = ((gesture, float(score)) if self.static_image_mode
+            hand.gesture, hand.gesture_score = ((gesture, float(score)) if self._options.static_image_mode
                                                 else self._gestures.update(hand.id, gesture, float(score)))
             if camera is not None:
                 hand.pose = estimate_hand_pose(hand.world_landmarks, hand.landmarks, camera)
@@ -286,3 +367,18 @@ class HandTracker:
         """Called with the ids of tracks that ended, so per-track state can be dropped."""
         for per_track in (self._smoother, self._handedness, self._gestures):
             per_track.forget(ended_ids)
+
+
+def _option_property(name: str) -> property:
+    def get(tracker: HandTracker):
+        return getattr(tracker.options, name)
+
+    def set_(tracker: HandTracker, value) -> None:
+        tracker.update(**{name: value})
+
+    return property(get, set_, doc=f"{OPTIONS[name].description} Assigning it calls update({name}=...).")
+
+
+# Each option reads as an attribute; an assignment goes through update(), so it is validated like any change.
+for _name in OPTIONS:
+    setattr(HandTracker, _name, _option_property(_name))

@@ -19,10 +19,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .finger_flexion import finger_flexion
+
 if TYPE_CHECKING:  # pose.py needs OpenCV; only type checkers need the name here
     from .pose import HandPose
 
 NUM_LANDMARKS = 21
+
+# Where a hand's metric landmarks (``Hand.pose.landmarks_camera``) got their distance from, as
+# HandLandmarks.depth_source: none (no metric pose), the model's average hand size (PnP, pose.py), or an
+# aligned depth image (depth_fusion.py).
+DEPTH_NONE = 0
+DEPTH_HAND_MODEL = 1
+DEPTH_IMAGE = 2
 
 LANDMARK_NAMES = (
     "wrist",
@@ -73,3 +82,15 @@ class Hand:
     gesture: str | None = None
     gesture_score: float = 0.0
     pose: HandPose | None = None  # in the camera frame; None without camera intrinsics (see pose.py)
+
+    @property
+    def depth_source(self) -> int:
+        """DEPTH_NONE, DEPTH_HAND_MODEL or DEPTH_IMAGE: where ``pose``'s distance comes from."""
+        if self.pose is None or not self.pose.valid:
+            return DEPTH_NONE
+        return DEPTH_IMAGE if self.pose.depth_landmark_count else DEPTH_HAND_MODEL
+
+    @property
+    def finger_flexion(self) -> np.ndarray:
+        """(15,) joint flexion angles in radians from the world landmarks (order: finger_flexion.FLEXION_JOINTS)."""
+        return finger_flexion(self.world_landmarks)

@@ -6,24 +6,35 @@
 
 Results go to the image topic's namespace (/camera/hands, /camera/hands/markers, /camera/hands/image).
 Several cameras: list them in image_topics of your own parameter file and pass params_file:=that.yaml.
+camera:=v4l2, camera:=file and rviz:=true need ros-$ROS_DISTRO-v4l2-camera, ros-$ROS_DISTRO-image-publisher and
+ros-$ROS_DISTRO-rviz2; without them the launch stops before it starts any node and says what to install.
 """
 
-import tempfile
+import os
 from pathlib import Path
 
-from ament_index_python.packages import get_package_share_directory
+from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnShutdown
+from launch.substitutions import LaunchConfiguration, SubstitutionFailure
 from launch_ros.actions import Node
+from launch_ros.substitutions import ExecutableInPackage
 
+from hand_tracking_ros.launch_support import (
+    CAMERA_NODES,
+    RVIZ_NODE,
+    apt_package,
+    missing_packages_message,
+    optional_nodes,
+    rviz_config,
+    write_private_file,
+)
 from hand_tracking_ros.topics import camera_topics
 
 SHARE = Path(get_package_share_directory("hand_tracking_ros"))
 DEFAULT_PARAMS = str(SHARE / "config" / "hand_tracking.yaml")
 DEFAULT_IMAGE_TOPIC = "/camera/image_raw"
-# The topics config/hand_tracking.rviz displays; replaced by the launched camera's topics.
-RVIZ_TOPICS = camera_topics(DEFAULT_IMAGE_TOPIC)
 
 ARGUMENTS = [
     ("image_topic", "",
@@ -44,13 +55,40 @@ ARGUMENTS = [
 ]
 
 
+def _check_optional_nodes(context, camera: str, rviz: bool) -> None:
+    """Find the executable of every optional node the way launch_ros will when it starts it, and fail now,
+    before any node starts, where one is missing."""
+    distro = os.environ.get("ROS_DISTRO")
+    missing = {}
+    for (package, executable), argument in optional_nodes(camera, rviz).items():
+        try:
+            ExecutableInPackage(executable, package).perform(context)
+        except PackageNotFoundError:
+            missing[package] = argument
+        except SubstitutionFailure as failure:
+            raise RuntimeError(f"{argument}: {failure}; reinstall {apt_package(package, distro)}") from None
+    if missing:
+        raise RuntimeError(missing_packages_message(missing, distro))
+
+
 def launch_setup(context):
     def arg(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
-    camera, rviz = arg("camera"), arg("rviz").lower() == "true"
+    def number(name: str) -> float:
+        try:
+            return float(arg(name))
+        except ValueError:
+            raise ValueError(f"{name}:={arg(name)} is not a number") from None
+
+    camera, rviz = arg("camera"), arg("rviz").lower()
     if camera not in ("none", "v4l2", "file"):
         raise ValueError(f"camera:={camera} is not one of none, v4l2, file")
+    if rviz not in ("true", "false"):
+        raise ValueError(f"rviz:={arg('rviz')} is not true or false")
+    rviz = rviz == "true"
+    # Every check comes before the actions are returned: one failing after a node started leaves it running.
+    _check_optional_nodes(context, camera, rviz)
     own_params_file = arg("params_file") != DEFAULT_PARAMS
     # None: the topics come from the user's parameter file.
     image_topic = arg("image_topic") or (None if own_params_file and camera == "none" else DEFAULT_IMAGE_TOPIC)
@@ -68,29 +106,25 @@ def launch_setup(context):
     if camera != "none":
         topics = camera_topics(image_topic)
         remappings = [("image_raw", image_topic), ("camera_info", topics.camera_info)]
+        package, executable = CAMERA_NODES[camera]
         if camera == "v4l2":
-            actions.append(Node(package="v4l2_camera", executable="v4l2_camera_node", output="screen",
+            actions.append(Node(package=package, executable=executable, output="screen",
                                 parameters=[{"video_device": arg("video_device"), "camera_frame_id": arg("frame_id")}],
                                 remappings=remappings))
         else:
-            actions.append(Node(package="image_publisher", executable="image_publisher_node", output="screen",
+            actions.append(Node(package=package, executable=executable, output="screen",
                                 arguments=[arg("file")],
-                                parameters=[{"publish_rate": float(arg("publish_rate")), "frame_id": arg("frame_id"),
-                                             "field_of_view": float(arg("field_of_view"))}],
+                                parameters=[{"publish_rate": number("publish_rate"), "frame_id": arg("frame_id"),
+                                             "field_of_view": number("field_of_view")}],
                                 remappings=remappings))
 
     if rviz:
-        config = (SHARE / "config" / "hand_tracking.rviz").read_text()
-        if image_topic:  # show this camera's topics instead of the ones in the file
-            topics = camera_topics(image_topic)
-            for old, new in ((RVIZ_TOPICS.annotated_image, topics.annotated_image),
-                             (RVIZ_TOPICS.markers, topics.markers), (RVIZ_TOPICS.image, topics.image)):
-                config = config.replace(f"Value: {old}\n", f"Value: {new}\n")
-        # One file per image topic, rewritten at each launch, so that none pile up.
-        config_file = Path(tempfile.gettempdir()) / f"hand_tracking{(image_topic or '').replace('/', '_')}.rviz"
-        config_file.write_text(config)
-        actions.append(Node(package="rviz2", executable="rviz2", output="screen",
+        config = rviz_config((SHARE / "config" / "hand_tracking.rviz").read_text(), image_topic)
+        config_file = write_private_file(config, ".rviz")
+        actions.append(Node(package=RVIZ_NODE[0], executable=RVIZ_NODE[1], output="screen",
                             arguments=["-d", str(config_file), "--fixed-frame", arg("frame_id")]))
+        actions.append(RegisterEventHandler(OnShutdown(
+            on_shutdown=lambda event, context: config_file.unlink(missing_ok=True))))
     return actions
 
 

@@ -3,9 +3,6 @@ because no GPU exists here: it wraps the real CPU onnxruntime and only pretends 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import onnxruntime
 import pytest
@@ -95,13 +92,11 @@ def test_auto_prefers_tensorrt_with_engine_cache_and_dynamic_batch(monkeypatch, 
         np.testing.assert_allclose(bound, plain, rtol=1e-6)
 
 
-def test_thread_pools_stop_spinning_when_a_run_returns():
+@pytest.mark.parametrize("file_name", ["palm_detection_full.onnx", "palm_detection_lite.onnx",
+                                       "hand_landmark_full.onnx", "hand_landmark_lite.onnx"])
+def test_thread_pools_stop_spinning_when_a_run_returns(file_name):
     # onnxruntime's default keeps pool threads spinning for tens of milliseconds after each run, a core burnt
-    # between camera frames. Measured in a process of its own, so that no other test's threads count.
-    script = ("import time, numpy as np; from hand_tracking_ros import HandTracker; "
-              "tracker = HandTracker(model_complexity=0); "
-              "image = np.zeros((360, 640, 3), np.uint8); [tracker.process(image) for _ in range(5)]; "
-              "start = time.process_time(); time.sleep(0.2); print(time.process_time() - start)")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert float(result.stdout) < 0.01  # spinning burns about 0.025 s of CPU after every run (idle: < 0.001)
+    # between camera frames. How much CPU that is depends on the machine and its load, so it is measured by
+    # benchmarks/idle_cpu.py (0.0001 against 0.04 CPU seconds in a 0.2 s pause); here, the setting itself.
+    session = OnnxModel(*load_model_bytes(file_name), device="cpu").session
+    assert session.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"

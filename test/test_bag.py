@@ -11,8 +11,9 @@ from conftest import read_video
 # The rest of this module needs rosbags, a test dependency.
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.serde import SerdeError
 
-from hand_tracking_ros import bag
+from hand_tracking_ros import HandTracker, bag
 from hand_tracking_ros.rosbags_messages import make_typestore
 
 FRAMES = 24          # enough for detection then tracking, small enough for CI
@@ -35,11 +36,12 @@ def header(index: int):
                                     frame_id="camera_optical_frame")
 
 
-def image_message(index: int, rgb: np.ndarray):
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    return T["sensor_msgs/msg/Image"](header=header(index), height=bgr.shape[0], width=bgr.shape[1],
-                                      encoding="bgr8", is_bigendian=0, step=bgr.shape[1] * 3,
-                                      data=bgr.reshape(-1))
+def image_message(index: int, rgb: np.ndarray, pad: int = 0):
+    """A bgr8 image of ``rgb``; ``pad`` bytes at the end of each row, as drivers that align rows send."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR).reshape(rgb.shape[0], -1)
+    rows = np.concatenate([bgr, np.full((len(bgr), pad), 0x80, np.uint8)], axis=1)
+    return T["sensor_msgs/msg/Image"](header=header(index), height=rgb.shape[0], width=rgb.shape[1],
+                                      encoding="bgr8", is_bigendian=0, step=rows.shape[1], data=rows.reshape(-1))
 
 
 def compressed_message(index: int, rgb: np.ndarray | None):
@@ -48,10 +50,10 @@ def compressed_message(index: int, rgb: np.ndarray | None):
     return T["sensor_msgs/msg/CompressedImage"](header=header(index), format="jpeg", data=data)
 
 
-def camera_info_message(width: int, height: int):
+def camera_info_message(width: int, height: int, model: str = "plumb_bob", d=np.zeros(5)):
     info = T["sensor_msgs/msg/CameraInfo"]
     k = np.array([500.0, 0, width / 2, 0, 500.0, height / 2, 0, 0, 1])
-    return info(header=header(0), height=height, width=width, distortion_model="plumb_bob", d=np.zeros(5), k=k,
+    return info(header=header(0), height=height, width=width, distortion_model=model, d=np.asarray(d, float), k=k,
                 r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0, binning_y=0,
                 roi=T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0,
                                                           do_rectify=False))
@@ -80,11 +82,15 @@ def run_bag_command(*argv: str) -> int:
 
 
 def read_bag(path):
-    """{topic: [(bag timestamp, raw bytes, message)]} of every message in the bag."""
+    """{topic: [(bag timestamp, raw bytes, message)]} of every message in the bag; message None for bytes
+    that do not deserialize (copied as they were)."""
     topics: dict[str, list] = {}
     with Reader(path) as reader:
         for connection, timestamp, raw in reader.messages():
-            message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
+            try:
+                message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
+            except SerdeError:
+                message = None
             topics.setdefault(connection.topic, []).append((timestamp, bytes(raw), message))
     return topics
 
@@ -155,3 +161,180 @@ def test_helpful_errors(video_frames, tmp_path, capsys):
     assert "exists already" in capsys.readouterr().err
     assert run_bag_command(str(tmp_path / "missing"), str(tmp_path / "out"), "--image-topic", "/x") == 1
     assert "cannot read rosbag2" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # an error found before writing leaves no output behind
+
+
+# --- Hostile bags: every good frame gives its results, every bad message is counted, OUT is always readable
+
+
+def serialize(message) -> bytes:
+    return bytes(TYPESTORE.serialize_cdr(message, message.__msgtype__))
+
+
+def write_bag(path, records, storage=StoragePlugin.SQLITE3):
+    """A bag of ``records``: (topic, type, bag timestamp, message or raw bytes), one connection per
+    (topic, type)."""
+    with Writer(path, version=8, storage_plugin=storage) as writer:
+        connections = {}
+        for topic, msgtype, timestamp, message in records:
+            if (topic, msgtype) not in connections:
+                connections[topic, msgtype] = writer.add_connection(topic, msgtype, typestore=TYPESTORE)
+            raw = message if isinstance(message, bytes) else serialize(message)
+            writer.write(connections[topic, msgtype], timestamp, raw)
+
+
+def image_records(frames, topic="/cam/image_raw", **kwargs):
+    return [(topic, "sensor_msgs/msg/Image", START_NS + i * PERIOD_NS + RECORD_DELAY_NS, image_message(i, frame,
+                                                                                                       **kwargs))
+            for i, frame in enumerate(frames)]
+
+
+def info_record(message, topic="/cam/camera_info", timestamp=START_NS):
+    return (topic, "sensor_msgs/msg/CameraInfo", timestamp, message)
+
+
+def stamps_of(arrays) -> list[int]:
+    return [array.header.stamp.sec * 10**9 + array.header.stamp.nanosec for _, _, array in arrays]
+
+
+def test_undecodable_messages_are_skipped_counted_and_the_bag_finished(video_frames, tmp_path, capsys, caplog):
+    frames = video_frames[:8]
+    records = image_records(frames)
+    image_type = T["sensor_msgs/msg/Image"]
+    topic, msgtype, timestamp, good = records[2]
+    records[2] = (topic, msgtype, timestamp, serialize(good)[:60])  # truncated: does not deserialize
+    float_image = image_type(header=header(4), height=2, width=2, encoding="32FC3", is_bigendian=0, step=24,
+                             data=np.zeros(48, np.uint8))
+    records[4] = (topic, msgtype, records[4][2], float_image)   # a depth camera's floats, not a picture
+    records[5] = (topic, msgtype, records[5][2], image_type(**{**good.__dict__, "header": header(5),
+                                                                 "data": good.data[:1000]}))  # short data
+    broken_info = serialize(camera_info_message(640, 360))[:30]
+    records = [info_record(camera_info_message(640, 360)), info_record(broken_info, timestamp=START_NS + 1),
+               *records]
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, records)
+
+    assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw") == 1
+
+    assert (output / "metadata.yaml").is_file()
+    after = read_bag(output)
+    assert len(after["/cam/image_raw"]) == 8 and len(after["/cam/camera_info"]) == 2  # everything copied
+    good_frames = [0, 1, 3, 6, 7]
+    assert stamps_of(after["/cam/hands"]) == [START_NS + i * PERIOD_NS for i in good_frames]
+    assert len(after["/cam/hands/markers"]) == len(good_frames)
+    assert sum(bool(array.hands) for _, _, array in after["/cam/hands"]) >= 4
+    # The unreadable camera_info left the earlier calibration in place: hands keep their metric pose.
+    assert all(hand.pose_valid for _, _, array in after["/cam/hands"] for hand in array.hands)
+    err = capsys.readouterr().err
+    assert "/cam/image_raw: 8 frames" in err and "3 skipped" in err
+    assert "1 unreadable message" in err and "1 unsupported encoding" in err and "1 short data" in err
+    assert "/cam/camera_info: 1 camera_info messages not used (1 unreadable message)" in err
+    assert "encoding '32FC3' is not read as a picture" in caplog.text
+    assert "Traceback" not in err
+
+
+def test_bad_camera_info_gives_no_poses_and_no_traceback(video_frames, tmp_path, capsys, caplog):
+    """A distortion list of a length OpenCV rejects, then a 1x1 calibration for 640x360 images: the frames
+    are tracked, their hands have no pose (not one 275 m away), and the summary says why."""
+    frames = video_frames[:6]
+    records = image_records(frames)
+    records.insert(0, info_record(camera_info_message(640, 360, d=np.full(100, 0.01))))
+    records.insert(4, info_record(camera_info_message(1, 1), timestamp=records[3][2] + 1))
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, records)
+
+    assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw") == 1
+
+    hands = read_bag(output)["/cam/hands"]
+    assert len(hands) == 6 and sum(bool(array.hands) for _, _, array in hands) >= 5
+    assert not any(hand.pose_valid for _, _, array in hands for hand in array.hands)
+    err = capsys.readouterr().err
+    assert "/cam/camera_info: 1 camera_info messages not used (1 unusable calibration)" in err
+    assert "/cam/image_raw: 3 frames without hand poses (3 camera_info size does not fit the images)" in err
+    assert "plumb_bob distortion with 100 coefficients" in caplog.text
+    assert "camera_info is for 1x1 images, this one is 640x360" in caplog.text
+
+
+def test_padded_rows_give_the_same_hands(video_frames, tmp_path):
+    """Rows padded to a longer step (step > width * 3) are decoded unsheared: the same hands as without."""
+    frames = video_frames[:4]
+    found = []
+    for name, pad in (("plain", 0), ("padded", 64)):
+        write_bag(tmp_path / name, image_records(frames, pad=pad))
+        assert run_bag_command(str(tmp_path / name), str(tmp_path / f"{name}_out"),
+                               "--image-topic", "/cam/image_raw") == 0
+        found.append([array for _, _, array in read_bag(tmp_path / f"{name}_out")["/cam/hands"]])
+    plain, padded = found
+    assert sum(bool(array.hands) for array in padded) >= 3
+    for a, b in zip(plain, padded):
+        assert [[p.x, p.y] for hand in a.hands for p in hand.landmarks] == \
+            [[p.x, p.y] for hand in b.hands for p in hand.landmarks]
+
+
+def test_other_message_types_on_the_image_topic(video_frames, tmp_path, capsys):
+    records = image_records(video_frames[:3])
+    string = T["std_msgs/msg/String"](data="not an image")
+    records += [("/cam/image_raw", "std_msgs/msg/String", START_NS + 10 + i, string) for i in range(2)]
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, sorted(records, key=lambda record: record[2]))
+
+    assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw") == 0
+
+    after = read_bag(output)
+    assert len(after["/cam/hands"]) == 3 and len(after["/cam/image_raw"]) == 5
+    err = capsys.readouterr().err
+    assert "/cam/image_raw: 2 other messages copied, not tracked (2 std_msgs/msg/String)" in err
+    assert "Traceback" not in err
+
+
+def test_two_image_topics_of_one_namespace_are_refused_before_writing(video_frames, tmp_path, capsys):
+    records = image_records(video_frames[:1]) + image_records(video_frames[:1], topic="/cam/image_rect")
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, records)
+
+    assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw",
+                           "--image-topic", "/cam/image_rect") == 1
+
+    assert "/cam/image_raw and /cam/image_rect would both write /cam/hands" in capsys.readouterr().err
+    assert not output.exists()
+
+
+class TrackerStoppedAt:
+    """A real HandTracker whose ``frame``-th image raises ``error`` instead: what Ctrl-C or a bug mid-run
+    does, at a frame the test chooses."""
+
+    def __init__(self, frame: int, error: BaseException):
+        self.tracker, self.frame, self.error, self.calls = HandTracker(), frame, error, 0
+
+    def set_camera_intrinsics(self, intrinsics, stream=None):
+        self.tracker.set_camera_intrinsics(intrinsics, stream)
+
+    def process_streams(self, images, timestamp=None):
+        self.calls += 1
+        if self.calls == self.frame:
+            raise self.error
+        return self.tracker.process_streams(images, timestamp)
+
+
+def test_interrupted_run_leaves_a_finished_bag(video_frames, tmp_path, monkeypatch, capsys):
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, image_records(video_frames[:6]))
+    monkeypatch.setattr(bag, "tracker_from_arguments", lambda args: TrackerStoppedAt(4, KeyboardInterrupt()))
+
+    assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw") == 130
+
+    after = read_bag(output)  # readable: metadata.yaml was written
+    assert stamps_of(after["/cam/hands"]) == [START_NS + i * PERIOD_NS for i in range(3)]
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "/cam/image_raw: 4 frames" in err
+
+
+def test_a_failure_mid_run_leaves_a_finished_bag(video_frames, tmp_path):
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, image_records(video_frames[:4]))
+
+    with pytest.raises(RuntimeError, match="inference failed"):
+        bag.process_bag(source, output, ["/cam/image_raw"], TrackerStoppedAt(2, RuntimeError("inference failed")))
+
+    after = read_bag(output)
+    assert len(after["/cam/hands"]) == 1 and len(after["/cam/image_raw"]) == 2

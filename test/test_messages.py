@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 # The rest of this module needs rosbags, a test dependency.
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
 from rosbags.interfaces import Nodetype
 from conftest import REPO_ROOT, load_rgb
+from synthetic_depth import synthetic_depth_image
 
 from hand_tracking_ros import LANDMARK_NAMES, HandTracker
-from hand_tracking_ros.ros_conversions import hand_landmarks_array
+from hand_tracking_ros.depth_fusion import fuse_depth
+from hand_tracking_ros.finger_flexion import FLEXION_JOINTS, NUM_FLEXION_JOINTS
+from hand_tracking_ros.hand_frame import wrist_frames
+from hand_tracking_ros.pose import CameraIntrinsics
+from hand_tracking_ros.ros_conversions import hand_landmarks_array, hand_poses, hand_transforms
 from hand_tracking_ros.rosbags_messages import (
     default_message,
     find_msg_dir,
@@ -18,6 +25,7 @@ from hand_tracking_ros.rosbags_messages import (
     make_typestore,
     message_namespace,
 )
+from hand_tracking_ros.types import DEPTH_HAND_MODEL, DEPTH_IMAGE, DEPTH_NONE
 
 HAND = "hand_tracking_ros/msg/HandLandmarks"
 ARRAY = "hand_tracking_ros/msg/HandLandmarksArray"
@@ -45,18 +53,33 @@ def test_hand_landmarks_fields_are_the_contract():
     assert list(described) == [
         "id", "handedness", "handedness_score", "presence", "landmarks", "world_landmarks",
         "rect_center_x", "rect_center_y", "rect_width", "rect_height", "rect_rotation",
-        "gesture", "gesture_score", "pose", "pose_valid"]
+        "gesture", "gesture_score", "pose", "pose_valid",
+        "landmarks_camera", "depth_source", "depth_landmark_count", "finger_flexion"]
     # Exactly 21 points per landmark set: a fixed-size array, not a sequence.
-    for name in ("landmarks", "world_landmarks"):
+    for name in ("landmarks", "world_landmarks", "landmarks_camera"):
         assert described[name] == (Nodetype.ARRAY, ((Nodetype.NAME, "geometry_msgs/msg/Point"), 21))
     assert described["pose"] == (Nodetype.NAME, "geometry_msgs/msg/Pose")
     assert described["pose_valid"] == (Nodetype.BASE, ("bool", 0))
+    assert described["depth_source"] == described["depth_landmark_count"] == (Nodetype.BASE, ("uint8", 0))
+    assert described["finger_flexion"] == (Nodetype.ARRAY, ((Nodetype.BASE, ("float32", 0)), 15))
     # The index constants name the landmarks in the core's order.
-    indices = {name: value for name, _, value in constants if name not in ("NUM_LANDMARKS", "LEFT", "RIGHT")}
+    indices = {name: value for name, _, value in constants
+               if name not in ("NUM_LANDMARKS", "LEFT", "RIGHT", "NUM_FLEXION_JOINTS")
+               and not name.startswith(("DEPTH_", "FLEXION_"))}
     assert [name.lower() for name, _ in sorted(indices.items(), key=lambda item: item[1])] == list(LANDMARK_NAMES)
     assert ("NUM_LANDMARKS", "uint8", 21) in constants
     assert {(name, value) for name, _, value in constants if name in ("LEFT", "RIGHT")} == {
         ("LEFT", "left"), ("RIGHT", "right")}
+
+
+def test_depth_and_flexion_constants_are_the_cores():
+    constants = {name: value for name, _, value in make_typestore().fielddefs[HAND][0]}
+    assert (constants["DEPTH_NONE"], constants["DEPTH_HAND_MODEL"], constants["DEPTH_IMAGE"]) == (
+        DEPTH_NONE, DEPTH_HAND_MODEL, DEPTH_IMAGE)
+    assert constants["NUM_FLEXION_JOINTS"] == NUM_FLEXION_JOINTS == 15
+    flexion = {name[len("FLEXION_"):].lower(): value for name, value in constants.items()
+               if name.startswith("FLEXION_")}
+    assert [name for name, _ in sorted(flexion.items(), key=lambda item: item[1])] == list(FLEXION_JOINTS)
 
 
 def test_array_has_header_size_and_hands():
@@ -96,6 +119,12 @@ def test_real_hand_round_trips_through_cdr(real_hands, distro):
     assert hand.handedness == source.handedness == "right"
     assert hand.handedness_score == pytest.approx(source.handedness_score, rel=1e-6)  # float32 in the message
     assert hand.id == source.id and not hand.pose_valid
+    # No camera_info: no metric landmarks, but the finger angles need only the world landmarks.
+    assert hand.depth_source == DEPTH_NONE and hand.depth_landmark_count == 0
+    assert all(p.x == p.y == p.z == 0 for p in hand.landmarks_camera) and len(hand.landmarks_camera) == 21
+    assert hand.finger_flexion.dtype == np.float32
+    np.testing.assert_array_equal(hand.finger_flexion, source.finger_flexion.astype(np.float32))
+    assert hand.finger_flexion[4] > 1.0  # index PIP: the fingers are curled under the thumb
 
 
 def test_definition_written_to_a_bag_describes_itself(real_hands, tmp_path):
@@ -152,3 +181,79 @@ def test_rclpy_and_rosbags_write_the_same_bytes(real_hands):
     assert bytes(typestore.serialize_cdr(rosbags_message, ARRAY)) == raw
     decoded = serialization.deserialize_message(raw, HandLandmarksArray)
     assert serialization.serialize_message(decoded) == raw and len(decoded.hands[0].landmarks) == 21
+
+
+@pytest.fixture(scope="module")
+def metric_hands():
+    """Real hands with metric poses: from the hand model (PnP) and from a synthetic aligned depth image (see
+    test_depth_fusion.py); the second hand has no pose."""
+    image = load_rgb("hands/assorted/0.jpg")
+    height, width = image.shape[:2]
+    camera = CameraIntrinsics(fx=width, fy=width, cx=width / 2, cy=height / 2, width=width, height=height)
+    tracker = HandTracker(static_image_mode=True, max_num_hands=2)
+    tracker.set_camera_intrinsics(camera)
+    model_hand, other = tracker.process(image)
+    depth = synthetic_depth_image([model_hand.pose.landmarks_camera], camera, width, height,
+                                  np.random.default_rng(0))
+    depth_hand = replace(model_hand, pose=fuse_depth(model_hand.world_landmarks, model_hand.landmarks, camera, depth))
+    assert model_hand.pose.valid and depth_hand.pose.valid
+    return model_hand, depth_hand, replace(other, pose=None)
+
+
+def _header(typestore):
+    return typestore.types["std_msgs/msg/Header"](
+        stamp=typestore.types["builtin_interfaces/msg/Time"](sec=1700000000, nanosec=42),
+        frame_id="camera_color_optical_frame")
+
+
+def _round_trip(typestore, message, typename):
+    raw = typestore.serialize_cdr(message, typename)
+    decoded = typestore.deserialize_cdr(raw, typename)
+    assert typestore.serialize_cdr(decoded, typename) == raw
+    return decoded
+
+
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+def test_metric_landmarks_and_their_source_round_trip(metric_hands, distro):
+    typestore = make_typestore(distro)
+    hands = metric_hands
+    decoded = _round_trip(typestore, hand_landmarks_array(message_namespace(typestore), _header(typestore),
+                                                          500, 432, hands), ARRAY)
+    for message, hand, source in zip(decoded.hands, hands, (DEPTH_HAND_MODEL, DEPTH_IMAGE, DEPTH_NONE)):
+        assert message.depth_source == source and message.pose_valid == (source != DEPTH_NONE)
+        if hand.pose is not None:
+            np.testing.assert_allclose([[p.x, p.y, p.z] for p in message.landmarks_camera],
+                                       hand.pose.landmarks_camera, rtol=1e-12)
+            assert message.depth_landmark_count == hand.pose.depth_landmark_count
+    assert decoded.hands[0].depth_landmark_count == 0 and decoded.hands[1].depth_landmark_count >= 15
+    np.testing.assert_allclose(decoded.hands[1].finger_flexion, hands[1].finger_flexion, rtol=1e-6)
+
+
+@pytest.mark.parametrize("distro", ["humble", "jazzy"])
+def test_wrist_poses_in_hand_order_and_tf_frames_per_posed_hand(metric_hands, distro):
+    typestore = make_typestore(distro)
+    msgs = message_namespace(typestore)
+    hands = metric_hands
+    poses = _round_trip(typestore, hand_poses(msgs, _header(typestore), hands), "geometry_msgs/msg/PoseArray")
+    transforms = _round_trip(typestore, hand_transforms(msgs, _header(typestore), hands, tf_prefix="left_cam/"),
+                             "tf2_msgs/msg/TFMessage").transforms
+    assert poses.header.frame_id == "camera_color_optical_frame" and len(poses.poses) == 3
+    # The hand without a pose keeps its place, as NaN; TF gets no frame for it (tf2 refuses NaN).
+    assert np.isnan([poses.poses[2].position.x, poses.poses[2].orientation.w]).all()
+    assert [t.child_frame_id for t in transforms] == [f"left_cam/hand_{hand.id}" for hand in hands[:2]]
+    for pose, transform, hand in zip(poses.poses, transforms, hands):
+        assert transform.header.frame_id == "camera_color_optical_frame"
+        assert (transform.header.stamp.sec, transform.header.stamp.nanosec) == (1700000000, 42)
+        origin, axes = wrist_frames(hand.pose.landmarks_camera, hand.handedness == "right")
+        for position in (pose.position, transform.transform.translation):
+            np.testing.assert_allclose([position.x, position.y, position.z], hand.pose.landmarks_camera[0])
+        for q in (pose.orientation, transform.transform.rotation):
+            np.testing.assert_allclose(_rotation(q.x, q.y, q.z, q.w), axes, atol=1e-9)
+
+
+def _rotation(x, y, z, w):
+    """Rotation matrix of a unit quaternion."""
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])

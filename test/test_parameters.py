@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import pytest
 from conftest import REPO_ROOT
 from ruamel.yaml import YAML
 
-from hand_tracking_ros import HandTracker
-from hand_tracking_ros.parameters import DEFAULTS, PARAMETERS, SPECS, tracker_options, validate, validate_changes
+from hand_tracking_ros.options import OPTION_SPECS, OptionError, TrackerOptions
+from hand_tracking_ros.parameters import (
+    DEFAULTS,
+    PARAMETERS,
+    SPECS,
+    Effect,
+    check,
+    checked_changes,
+    tracker_changes,
+    tracker_options,
+    validate,
+)
 from hand_tracking_ros.topics import CameraTopics, camera_topics
 
 CONFIG = REPO_ROOT / "config" / "hand_tracking.yaml"
@@ -19,7 +28,16 @@ CONFIG = REPO_ROOT / "config" / "hand_tracking.yaml"
 def test_the_issue_names_are_all_declared():
     assert {"max_num_hands", "min_detection_confidence", "min_presence_confidence", "min_tracking_iou",
             "model_complexity", "device", "mirrored", "static_image_mode", "image_qos_reliability",
-            "image_topics", "image_transport", "publish_markers", "publish_annotated_image"} <= set(SPECS)
+            "image_topics", "image_transport", "publish_markers", "publish_annotated_image", "detection_interval",
+            "smoothing", "gesture_hold_frames", "marker_assumed_depth"} <= set(SPECS)
+
+
+@pytest.mark.parametrize("option", OPTION_SPECS, ids=lambda option: option.name)
+def test_tracker_parameters_are_derived_from_the_tracker_options(option):
+    spec = SPECS[option.name]
+    assert (spec.default, spec.minimum, spec.maximum, spec.choices, spec.description) == (
+        option.default, option.minimum, option.maximum, option.choices, option.description)
+    assert spec.effect is Effect.TRACKER
 
 
 @pytest.mark.parametrize("spec", PARAMETERS, ids=lambda spec: spec.name)
@@ -56,6 +74,11 @@ def test_yaml_comments_every_parameter():
     ("max_num_hands", 0, "max_num_hands must be from 1 to 10"),
     ("max_num_hands", 2.0, "max_num_hands must be an integer"),
     ("max_num_hands", True, "max_num_hands must be an integer"),
+    ("max_num_hands", 1.5, "max_num_hands must be an integer, got 1.5"),
+    ("max_num_hands", "2", "max_num_hands must be an integer, got '2'"),
+    ("threads", 1000, "threads must be from 0 to 64, got 1000"),
+    ("detection_interval", 0, "detection_interval must be from 1 to 30, got 0"),
+    ("min_detection_confidence", True, "min_detection_confidence must be a number"),
     ("min_detection_confidence", 1.5, "min_detection_confidence must be from 0.0 to 1.0"),
     ("min_presence_confidence", float("nan"), "min_presence_confidence must be from 0.0 to 1.0"),
     ("min_tracking_iou", "0.5", "min_tracking_iou must be a number"),
@@ -76,20 +99,36 @@ def test_bad_values_are_refused_with_a_reason(name, value, reason):
 
 
 def test_good_values_are_accepted():
-    assert validate_changes({"max_num_hands": 4, "min_detection_confidence": 1, "device": "cpu",
-                             "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"],
-                             "mirrored": True}) is None
+    assert checked_changes({"max_num_hands": 4, "min_detection_confidence": 1, "device": "cpu",
+                            "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"], "mirrored": True}) == {
+        "max_num_hands": 4, "min_detection_confidence": 1.0, "device": "cpu",
+        "image_topics": ("/cam_left/image_raw", "/cam_right/image_raw"), "mirrored": True}
 
 
 def test_changes_are_refused_together_when_one_is_bad():
-    assert "max_num_hands" in validate_changes({"mirrored": True, "max_num_hands": 99})
+    with pytest.raises(ValueError, match="max_num_hands must be from 1 to 10, got 99"):
+        checked_changes({"mirrored": True, "max_num_hands": 99})
 
 
-def test_tracker_options_are_hand_tracker_arguments():
-    options = tracker_options(DEFAULTS)
-    accepted = inspect.signature(HandTracker).parameters
-    assert set(options) <= set(accepted)
-    assert {name: accepted[name].default for name in options} == options  # same defaults as the core
+def test_an_integer_for_a_double_is_taken_as_a_float():
+    # `-p min_detection_confidence:=1` and `ros2 param set ... marker_assumed_depth 2` give integers.
+    assert check("min_detection_confidence", 1) == 1.0 and type(check("min_detection_confidence", 1)) is float
+    assert type(check("marker_assumed_depth", 2)) is float
+    assert checked_changes({"image_topics": ["/cam/image_raw"], "smoothing_beta": 5}) == {
+        "image_topics": ("/cam/image_raw",), "smoothing_beta": 5.0}
+
+
+def test_a_refused_tracker_value_is_an_option_error_naming_the_parameter():
+    with pytest.raises(OptionError) as error:
+        checked_changes({"mirrored": True, "detection_interval": float("nan")})
+    assert error.value.option == "detection_interval" and str(error.value).startswith("detection_interval must be")
+
+
+def test_tracker_options_come_from_the_parameter_values():
+    assert tracker_options(DEFAULTS) == TrackerOptions()  # same defaults as the core
+    assert tracker_changes({"max_num_hands": 1, "publish_markers": False, "image_transport": "raw"}) == {
+        "max_num_hands": 1}
+    assert tracker_options({**DEFAULTS, "models_dir": "/m", "threads": 2}) == TrackerOptions(models_dir="/m", threads=2)
 
 
 @pytest.mark.parametrize("image_topic, transport, expected", [

@@ -145,3 +145,77 @@ def test_intrinsics_follow_a_resized_image():
     for frame in frames:
         from_scaled, from_exact = scaled.process(frame)[0].pose, exact.process(frame)[0].pose
     np.testing.assert_allclose(from_scaled.position, from_exact.position)
+
+
+@pytest.mark.parametrize("model", ["plumb_bob", "rational_polynomial", "equidistant"])
+def test_distortion_lengths_opencv_rejects_are_refused_when_made(photo_hands, model):
+    """A coefficient count OpenCV's functions refuse (plumb_bob with 100 values) is refused, naming the model
+    and the count, before it can make a pose fit raise cv2.error; every count OpenCV takes fits a pose."""
+    name, image, hand = photo_hands[0]
+    pinhole = webcam(image)
+    undistort = cv2.fisheye.undistortPoints if model == "equidistant" else cv2.undistortPoints
+    for count in [*range(0, 16), 100]:
+        coefficients = tuple(np.full(count, 1e-3))
+        try:  # no coefficients is no distortion: the plain pinhole path, whatever the model
+            if count:
+                undistort(hand.landmarks[:, None, :2].astype(np.float64), pinhole.camera_matrix, np.array(coefficients))
+            opencv_takes = True
+        except cv2.error:
+            opencv_takes = False
+        if opencv_takes:
+            camera = CameraIntrinsics(pinhole.fx, pinhole.fy, pinhole.cx, pinhole.cy, coefficients, model)
+            assert estimate_hand_pose(hand.world_landmarks, hand.landmarks, camera).valid, (model, count)
+        else:
+            with pytest.raises(ValueError, match=f"{model} distortion with {count} coefficients"):
+                CameraIntrinsics(pinhole.fx, pinhole.fy, pinhole.cx, pinhole.cy, coefficients, model)
+
+
+def test_wild_distortion_gives_an_invalid_pose_not_an_error(photo_hands):
+    """Coefficients no real lens has make the undistortion diverge (NaN): the fit fails for that hand alone,
+    it does not raise (which would cost every camera of the batch its hands)."""
+    name, image, hand = photo_hands[0]
+    pinhole = webcam(image)
+    rng = np.random.default_rng(0)
+    poses = [estimate_hand_pose(hand.world_landmarks, hand.landmarks, CameraIntrinsics(
+        pinhole.fx, pinhole.fy, pinhole.cx, pinhole.cy, tuple(rng.normal(0, scale, count)), "plumb_bob"))
+        for count in (5, 8, 12, 14) for scale in (1e3, 1e12) for _ in range(5)]
+    assert not all(pose.valid for pose in poses)  # some of them do diverge
+    assert all(pose.valid or np.isnan(pose.position).all() for pose in poses)
+
+
+def test_a_calibration_that_is_not_a_resize_of_the_image_gives_no_intrinsics():
+    camera = CameraIntrinsics(fx=500.0, fy=500.0, cx=320.0, cy=180.0, width=640, height=360)
+    assert camera.for_image_size(640, 360) is camera
+    assert camera.for_image_size(1280, 720).fx == 1000.0
+    assert camera.for_image_size(853, 480).cx == pytest.approx(320.0 * 853 / 640)  # rounded 16:9 resize
+    assert camera.for_image_size(640, 480) is None   # 4:3: another camera, or a crop
+    assert camera.for_image_size(360, 640) is None   # portrait
+    unknown_size = CameraIntrinsics(fx=500.0, fy=500.0, cx=320.0, cy=180.0)
+    assert unknown_size.for_image_size(1280, 720) is unknown_size
+    placeholder = CameraIntrinsics(fx=500.0, fy=500.0, cx=0.5, cy=0.5, width=1, height=1)
+    assert placeholder.for_image_size(640, 360) is None and placeholder.for_image_size(16, 16) is None
+
+
+def test_a_1x1_camera_info_gives_no_pose_instead_of_one_275_m_away():
+    frames = read_video("videos/reaching_hand_640x360.mp4", max_frames=2)
+    tracker = HandTracker(max_num_hands=1)
+    tracker.set_camera_intrinsics(CameraIntrinsics(fx=500.0, fy=500.0, cx=0.5, cy=0.5, width=1, height=1),
+                                   stream="bad camera")
+    tracker.set_camera_intrinsics(webcam(frames[0]), stream="good camera")
+    results = [tracker.process_streams({"bad camera": frame, "good camera": frame}) for frame in frames]
+    assert all(hand.pose is None for result in results for hand in result["bad camera"])
+    assert results[-1]["bad camera"] and results[-1]["good camera"][0].pose.valid
+
+
+def test_a_diverging_calibration_costs_only_its_own_camera_the_pose():
+    """One camera's undistortion diverging (NaN) must not raise in the batch that tracks every camera."""
+    frames = read_video("videos/reaching_hand_640x360.mp4", max_frames=2)
+    tracker = HandTracker(max_num_hands=1)
+    # Every landmark undistorts to NaN with these (the least-squares start then raised LinAlgError).
+    tracker.set_camera_intrinsics(CameraIntrinsics(640.0, 640.0, 320.0, 180.0, (1e3,) * 12, "plumb_bob", 640, 360),
+                                  stream="diverging camera")
+    tracker.set_camera_intrinsics(webcam(frames[0]), stream="good camera")
+    for frame in frames:
+        result = tracker.process_streams({"diverging camera": frame, "good camera": frame})
+    (diverging,), (good,) = result["diverging camera"], result["good camera"]
+    assert not diverging.pose.valid and good.pose.valid

@@ -141,6 +141,21 @@ def test_unusable_calibration_is_an_error():
         camera_intrinsics(camera_info([500.0, 0, 320, 0, 500.0, 240, 0, 0, 1], d=[0.1] * 5, model="ocam"))
 
 
+@pytest.mark.parametrize("model, d, message", [
+    ("plumb_bob", [0.01] * 100, "plumb_bob distortion with 100 coefficients; OpenCV takes 4, 5, 8, 12, 14"),
+    ("rational_polynomial", [0.1, -0.2], "rational_polynomial distortion with 2 coefficients"),
+    ("equidistant", [0.1] * 5, "equidistant distortion with 5 coefficients; OpenCV takes 4"),
+])
+def test_distortion_of_a_length_opencv_rejects_is_refused_naming_model_and_length(model, d, message):
+    with pytest.raises(ValueError, match=message):
+        camera_intrinsics(camera_info([500.0, 0, 320, 0, 500.0, 240, 0, 0, 1], d=d, model=model))
+
+
+def test_non_finite_calibration_is_an_error_not_an_uncalibrated_camera():
+    with pytest.raises(ValueError, match="finite"):
+        camera_intrinsics(camera_info([np.nan, 0, 320, 0, 500.0, 240, 0, 0, 1]))
+
+
 def test_a_hand_with_a_pose_is_drawn_where_it_is(real_hands):
     """With intrinsics the real tracker fills Hand.pose; the message and the markers use it."""
     hands, (height, width, _) = real_hands

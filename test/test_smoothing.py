@@ -130,3 +130,31 @@ def test_bad_parameters_raise():
         OneEuroParams(min_cutoff=0.0, beta=1.0)
     with pytest.raises(ValueError, match="positive"):
         LandmarkSmoother(jump_threshold=0.0)
+
+
+def test_bad_timestamps_never_make_nan_landmarks(hand):
+    """A NaN, infinite, repeated or absurdly close timestamp restarts the filter instead of poisoning it."""
+    image, world = hand
+    smoother = LandmarkSmoother()
+    smoother.smooth(0, image, world, 0.0)
+    for step, timestamp in enumerate((float("nan"), 0.04, float("inf"), 0.08, 0.08, 0.08 + 1e-300, 0.12), 1):
+        moved = image + [step * 0.5, 0.0, 0.0]
+        smoothed, smoothed_world = smoother.smooth(0, moved, world, timestamp)
+        assert np.isfinite(smoothed).all() and np.isfinite(smoothed_world).all(), timestamp
+    assert not np.allclose(smoother.smooth(0, image + 1.0, world, 0.16)[0], image + 1.0)  # filtering again
+    tiny_steps = LandmarkSmoother()  # steps whose speed would overflow to infinity
+    for step, timestamp in enumerate((0.0, 5e-324, 1e-323, 1.5e-323, 0.04)):
+        smoothed = tiny_steps.smooth(0, image + [step * 0.5, 0.0, 0.0], world, timestamp)[0]
+        assert np.isfinite(smoothed).all(), timestamp
+
+
+def test_new_parameters_reach_running_tracks(frames):
+    tracker = HandTracker(max_num_hands=1)
+    reference = HandTracker(max_num_hands=1, smoothing_min_cutoff=100.0, smoothing_beta=1000.0)
+    for index in range(100, 110):
+        if index == 105:  # a filter this open passes the hand's motion through nearly unchanged
+            tracker.update(smoothing_min_cutoff=100.0, smoothing_beta=1000.0)
+        ours = tracker.process(frames[index], index / FPS)[0]
+        theirs = reference.process(frames[index], index / FPS)[0]
+    assert ours.id == 0
+    np.testing.assert_allclose(ours.landmarks[:, :2], theirs.landmarks[:, :2], atol=0.5)

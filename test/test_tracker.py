@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
-from conftest import DATA_DIR, load_rgb, read_video
+from conftest import DATA_DIR, import_parity_reference, load_rgb, read_video
 
 from hand_tracking_ros import HandTracker
+from hand_tracking_ros.models import ModelFileError
+from hand_tracking_ros.options import OptionError, TrackerOptions
 from mediapipe_reference import match_hands, median_pixel_error  # benchmarks/, importable without mediapipe
 
 HAND_IMAGES = sorted(str(path.relative_to(DATA_DIR)) for pattern in ("hands/*.png", "hands/*.jpg", "hands/assorted/*.jpg")
@@ -33,7 +37,7 @@ def video_frames():
 
 def test_images_match_mediapipe():
     mediapipe_reference = pytest.importorskip("mediapipe_reference")
-    pytest.importorskip("mediapipe", reason="mediapipe==0.10.21 (the reference) is not installed")
+    import_parity_reference("mediapipe")
     images = [load_rgb(name) for name in HAND_IMAGES]
     references = mediapipe_reference.run(images, static_image_mode=True, max_num_hands=2)
     found = 0
@@ -52,7 +56,7 @@ def test_images_match_mediapipe():
 
 def test_video_tracking_matches_mediapipe(video_frames):
     mediapipe_reference = pytest.importorskip("mediapipe_reference")
-    pytest.importorskip("mediapipe", reason="mediapipe==0.10.21 (the reference) is not installed")
+    import_parity_reference("mediapipe")
     references = mediapipe_reference.run(video_frames, static_image_mode=False, max_num_hands=2)
     tracker = raw_tracker(max_num_hands=2)
     errors = []
@@ -104,9 +108,7 @@ def test_ids_are_never_reused(video_frames):
 def test_presence_threshold_ends_tracks(video_frames):
     tracker = HandTracker(max_num_hands=1)
     assert len(tracker.process(video_frames[100])) == 1
-    tracker.min_presence_confidence = 1.01  # nothing can pass
-    assert tracker.process(video_frames[101]) == []
-    tracker.min_presence_confidence = 0.5
+    assert tracker.process(np.zeros_like(video_frames[101])) == []  # the tracked crop holds no hand any more
     assert tracker.process(video_frames[102])[0].id == 1  # the old track ended; a new one starts
 
 
@@ -213,3 +215,96 @@ def test_crops_cut_in_parallel_equal_crops_cut_one_by_one(static_tracker):
 
 def test_threads_also_bounds_the_crop_threads():
     assert HandTracker(model_complexity=0, threads=1).landmark_model.crop_threads == 1
+
+
+TWO_HANDS = "hands/assorted/0.jpg"
+
+
+def test_lowering_max_num_hands_caps_the_very_next_frame_and_keeps_the_oldest_track():
+    image = load_rgb(TWO_HANDS)
+    tracker = raw_tracker(max_num_hands=2, model_complexity=0)
+    for _ in range(2):
+        assert sorted(hand.id for hand in tracker.process(image)) == [0, 1]
+    tracker.update(max_num_hands=1)  # what `ros2 param set max_num_hands 1` does
+    assert [hand.id for hand in tracker.process(image)] == [0]
+    assert [hand.id for hand in tracker.process(image)] == [0]
+    tracker.max_num_hands = 2  # an assignment is an update too; the second hand comes back as a new track
+    assert sorted(hand.id for hand in tracker.process(image)) == [0, 2]
+
+
+def test_update_validates_everything_before_it_changes_anything():
+    tracker = HandTracker(model_complexity=0)
+    with pytest.raises(OptionError, match="max_num_hands must be from 1 to 10, got 99"):
+        tracker.update(mirrored=True, max_num_hands=99)
+    with pytest.raises(TypeError, match="unknown tracker option"):
+        tracker.update(mirrored=True, max_hands=1)
+    assert tracker.options == TrackerOptions(model_complexity=0)
+    # Assigning an option is no way around the checks (a NaN threshold would never detect again).
+    for name, value in (("detection_interval", float("nan")), ("min_detection_confidence", float("nan")),
+                        ("min_tracking_iou", -0.5), ("max_num_hands", 1.5), ("max_num_hands", "2")):
+        with pytest.raises(OptionError, match=f"^{name} must be"):
+            setattr(tracker, name, value)
+    assert tracker.options == TrackerOptions(model_complexity=0)
+    with pytest.raises(OptionError, match="threads must be from 0 to 64, got 1000"):
+        HandTracker(threads=1000)  # refused before anything is built
+    assert HandTracker(TrackerOptions(max_num_hands=1), model_complexity=0).options == TrackerOptions(
+        max_num_hands=1, model_complexity=0)
+
+
+def test_only_model_options_load_models_and_no_change_ends_a_track(video_frames, tmp_path):
+    tracker = HandTracker(max_num_hands=1)
+    first_id = tracker.process(video_frames[100])[0].id
+    models = tracker.landmark_model
+    tracker.update(min_detection_confidence=0.6, detection_interval=2, mirrored=True, smoothing_beta=20,
+                   gesture_hold_frames=5, min_presence_confidence=0.4)
+    assert tracker.landmark_model is models
+    assert tracker.process(video_frames[101])[0].id == first_id
+    tracker.update(model_complexity=0)
+    assert tracker.landmark_model is not models
+    assert tracker.process(video_frames[102])[0].id == first_id  # the lite model goes on from the same crop
+    # Models that cannot be loaded leave everything as it was.
+    with pytest.raises(ModelFileError):
+        tracker.update(models_dir=tmp_path, mirrored=False)
+    assert tracker.options.models_dir == "" and tracker.mirrored is True
+    assert tracker.process(video_frames[103])[0].id == first_id
+
+
+def test_bad_timestamps_are_refused_before_inference_and_do_not_poison_the_track(video_frames):
+    tracker = HandTracker(max_num_hands=1, model_complexity=0)
+    tracker.process(video_frames[100], 0.0)
+    runs = tracker.detector_runs
+    for bad, message in ((float("nan"), "timestamp must be finite"), (float("inf"), "timestamp must be finite"),
+                         ("0.04", "timestamp must be a number of seconds or None; got str '0.04'"),
+                         (True, "timestamp must be a number")):
+        with pytest.raises(ValueError, match=message):
+            tracker.process(video_frames[101], bad)
+    with pytest.raises(ValueError, match="timestamp must be finite"):
+        tracker.process_streams({None: video_frames[101]}, {None: float("nan")})
+    assert tracker.detector_runs == runs
+    for index in range(101, 106):
+        (hand,) = tracker.process(video_frames[index], np.float64(index / 25))
+        assert hand.id == 0 and np.isfinite(hand.landmarks).all() and np.isfinite(hand.world_landmarks).all()
+
+
+def test_threads_sharing_a_tracker_and_a_stream_are_serialised(video_frames):
+    tracker = HandTracker(max_num_hands=1, model_complexity=0)
+    frames = video_frames[100:120]  # the hand holds still: frames taken in any order show it in one place
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            for index, frame in enumerate(frames):
+                results.append(tracker.process(frame))
+                tracker.update(detection_interval=2 + index % 2)  # applied under the same lock
+        except Exception as error:  # noqa: BLE001 - reported by the assert below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 3 * len(frames)
+    assert {hand.id for hands in results for hand in hands} == {0}
+    assert all(len(hands) == 1 for hands in results)
