@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""CPU that onnxruntime's pool threads burn after a run has returned, with and without the spin stop.
+"""CPU that onnxruntime's pool threads burn after a run has returned, with and without spinning.
 
 onnxruntime keeps its intra-op pool threads spinning for tens of milliseconds after every run unless the
-session sets ``session.force_spinning_stop`` (hand_tracking_ros/backend.py does). Between camera frames that
-spin takes a core from the robot's other nodes. This measures it: each case builds the landmark model with
-the pipeline's settings ("stop", what backend.OnnxModel builds) or with onnxruntime's default ("default"),
-runs it on a real-sized batch, then sleeps and reads the CPU time the process used while asleep. Each case
-runs in a fresh process (so no other pool's threads count), alternating, ``--repeats`` times; the table gives
-the median and the maximum. A timing, so a benchmark and not a unit test (test/test_backend.py checks the
-setting itself).
+session stops them (hand_tracking_ros/backend.py sets ``session.intra_op.allow_spinning`` to 0). Between
+camera frames that spin takes a core from the robot's other nodes. This measures it: each case builds the
+landmark model with the pipeline's settings ("stop", what backend.OnnxModel builds) or with onnxruntime's
+default ("default"), runs it on a real-sized batch, then sleeps and reads the CPU time the process used while
+asleep. Each case runs in a fresh process (so no other pool's threads count), alternating, ``--repeats``
+times; the table gives the median and the maximum. A timing, so a benchmark and not a unit test
+(test/test_backend.py checks the setting itself).
 
     python benchmarks/idle_cpu.py [--runs 20] [--sleep 0.2] [--repeats 5] [--threads 0]
 """
@@ -83,7 +83,7 @@ def main() -> int:
     print(f"CPU seconds used during {args.sleep} s asleep after {args.runs} runs of hand_landmark_full "
           f"(batch of 2), {args.repeats} processes per case")
     print(f"{'case':<40}{'median':>10}{'max':>10}")
-    labels = {"stop": "session.force_spinning_stop=1 (ours)", "default": "onnxruntime default"}
+    labels = {"stop": "allow_spinning=0 (ours)", "default": "onnxruntime default"}
     for case in CASES:
         print(f"{labels[case]:<40}{statistics.median(measured[case]):>10.4f}{max(measured[case]):>10.4f}")
     ratio = statistics.median(measured["default"]) / max(statistics.median(measured["stop"]), 1e-6)

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import mediapipe_reference  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hand_tracking_ros import HandTracker  # noqa: E402
+from hand_tracking_ros.options import MEDIAPIPE_OPTIONS  # noqa: E402  (no smoothing, refinement, candidates)
 from hand_tracking_ros.sources import FrameSource  # noqa: E402
 
 
@@ -35,7 +36,7 @@ def read_rgb(*relative_paths: str) -> list[np.ndarray]:
 
 def compare(frames: list[np.ndarray], static: bool, **options) -> dict:
     references = mediapipe_reference.run(frames, static_image_mode=static, max_num_hands=2)
-    tracker = HandTracker(max_num_hands=2, static_image_mode=static, smoothing=False, **options)
+    tracker = HandTracker(max_num_hands=2, static_image_mode=static, **{**MEDIAPIPE_OPTIONS, **options})
     count_differs, errors, same_handedness = 0, [], 0
     for frame, theirs in zip(frames, references):
         ours = tracker.process(frame)

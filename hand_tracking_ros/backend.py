@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,10 @@ PROVIDER_CHAINS = {
 }
 TENSORRT_CACHE_ENV = "HAND_TRACKING_TENSORRT_CACHE"
 MAX_BATCH = 64  # largest batch the TensorRT optimisation profile is built for
+# threads=0 on the CPU: each run is single-threaded and a batch of several crops or images is split into
+# this many (at most one per core) single-threaded runs side by side. More does not pay: a frame rarely
+# has more than a few hands.
+MAX_BATCH_WORKERS = 4
 
 
 class ProviderUnavailableError(RuntimeError):
@@ -83,8 +88,20 @@ def provider_options(provider: str, input_name: str, input_shape: tuple[int, ...
     return {}
 
 
+def batch_workers(threads: int) -> int:
+    """Single-threaded runs side by side for a batch on the CPU: one per core (at most MAX_BATCH_WORKERS)
+    for ``threads=0``, none for an explicit intra-op thread count."""
+    return min(os.cpu_count() or 1, MAX_BATCH_WORKERS) if threads == 0 else 1
+
+
 class OnnxModel:
-    """One ONNX model on one device; ``run(batch)`` takes an NCHW float32 batch and returns the outputs."""
+    """One ONNX model on one device; ``run(batch)`` takes an NCHW float32 batch and returns the outputs.
+
+    ``threads`` on the CPU: 0 (automatic) runs every inference on one thread, and splits a batch (the hands
+    of a frame, the images of several streams) into single-threaded runs side by side, one per core; N > 0
+    gives each run a pool of N onnxruntime threads instead. Intra-op threads meet at the end of every
+    operator, so a core taken by another process stalls every operator of every run; runs side by side only
+    meet once per batch, and a single thread per run costs the least CPU time per frame."""
 
     def __init__(self, path: Path, model_bytes: bytes, device: str = "auto", threads: int = 0):
         ort = import_onnxruntime()
@@ -102,12 +119,13 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        options.intra_op_num_threads = threads
-        # onnxruntime's pool threads spin between operators (much faster than sleeping: 1.2x on the landmark
-        # model, 1.6x on the palm model), but by default they keep spinning for tens of milliseconds after a
-        # run returns, which burns a core while the robot's other nodes need it and takes the core away from
-        # our own crop threads and from the other model's pool. Stop the spin when a run returns.
-        options.add_session_config_entry("session.force_spinning_stop", "1")
+        options.intra_op_num_threads = threads or 1
+        # onnxruntime's pool threads spin between operators by default. On an idle machine that is faster
+        # (1.2-1.6x per call, measured earlier), but every operator ends with all pool threads meeting, so
+        # when another process holds a core (a robot's other nodes) each operator waits for a thread that is
+        # not running while the spinning ones burn the rest. On the project's shared 2-core machine 2
+        # spinning threads took 2-3x the time and 2x the CPU time per frame of 2 sleeping ones (README, Speed).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         failures = []
         for candidate in candidates:
             chain = PROVIDER_CHAINS[candidate]
@@ -142,11 +160,21 @@ class OnnxModel:
         self.input_shape = tuple(self.session.get_inputs()[0].shape[1:])
         self.output_names = [output.name for output in self.session.get_outputs()]
         self._on_gpu = self.provider != "CPUExecutionProvider"
+        # On a GPU the batch goes in whole (and intra_op_num_threads only concerns the odd CPU node).
+        self.batch_workers = 1 if self._on_gpu else batch_workers(threads)
+        self._batch_pool = (ThreadPoolExecutor(self.batch_workers - 1, thread_name_prefix=f"onnx-{path.stem}")
+                            if self.batch_workers > 1 else None)
         LOGGER.info("%s runs on %s", path.name, self.provider)
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         if not self._on_gpu:
-            return self.session.run(self.output_names, {self.input_name: batch})
+            if self._batch_pool is None or len(batch) < 2:
+                return self._run_cpu(batch)
+            # onnxruntime releases the GIL, and a session may run in several threads at once.
+            chunks = np.array_split(batch, min(len(batch), self.batch_workers))
+            pending = [self._batch_pool.submit(self._run_cpu, chunk) for chunk in chunks[1:]]
+            parts = [self._run_cpu(chunks[0])] + [job.result() for job in pending]
+            return [np.concatenate(outputs) for outputs in zip(*parts)]
         # I/O binding copies the batch to the GPU once and lets onnxruntime allocate outputs where it wants,
         # instead of the extra host staging copies of session.run.
         binding = self.session.io_binding()
@@ -155,3 +183,6 @@ class OnnxModel:
             binding.bind_output(name, "cpu")
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()
+
+    def _run_cpu(self, batch: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(self.output_names, {self.input_name: batch})

@@ -1,10 +1,10 @@
 """``hand-tracking batch INPUT... --output DIR``: hands from many bags, videos and image folders, on Ray.
 
-Each INPUT is a rosbag2 folder (sqlite3 or MCAP), a video, an image folder, an image, or a text file
-(``.txt``) that lists such inputs one a line (lines starting with ``#`` are comments; relative paths are
-relative to the list). Every input gets one result in DIR, in exactly the format of the single-process commands: a
-rosbag2 folder for a bag (``hand-tracking bag``), a JSON-lines file for anything else
-(``hand-tracking track``). Result names are the input's name plus a hash of its absolute path
+Each INPUT is a rosbag2 (a folder, sqlite3 or MCAP, or a single .mcap file), a video, an image folder, an
+image, or a text file (``.txt``) that lists such inputs one a line (lines starting with ``#`` are comments;
+relative paths are relative to the list). Every input gets one result in DIR, in exactly the format of the
+single-process commands: a rosbag2 folder for a bag (``hand-tracking bag``), a JSON-lines file for anything
+else (``hand-tracking track``). Result names are the input's name plus a hash of its absolute path
 (``clip-1a2b3c4d.jsonl``), so inputs with the same name from different folders never collide.
 
 The work runs on Ray: without ``--ray-address`` on a Ray instance started here (the embedded default,
@@ -16,17 +16,18 @@ each worker asks Ray for ``1 / --workers-per-gpu`` of a GPU.
 
 Nothing is lost and nothing is half-written:
 
-- A worker writes each result under a temporary name in DIR (``.partial-...``) and renames it into place
-  once complete, so a result in DIR is always complete.
+- A worker writes each result under a temporary name in DIR (``.partial-...``); the driver renames it into
+  place once complete and records it, so a result in DIR is never half-written.
 - ``DIR/manifest.jsonl`` has one line per input (``MANIFEST_KEYS``), rewritten atomically as results come
   in; a rerun keeps one line per input.
 - A rerun skips inputs that are done: "ok" with their result in DIR, or "failed" (unless
   ``--retry-failed``). An input whose worker died (a crash, a lost node) is tried once more, on the
-  restarted worker, before it counts as failed. A result without a manifest line (the run stopped between the two) is redone.
+  restarted worker, before it counts as failed. A result without a manifest line (the run was killed
+  between the two) is redone.
 - One bad input is "failed" in the manifest with a one-line error and never stops the others.
-- Ctrl-C or SIGTERM stops the workers, removes the temporary results and leaves the manifest consistent;
-  a killed run leaves temporary results that the next run removes before it starts. Only one run may
-  write to DIR at a time (a lock file says so).
+- Ctrl-C or SIGTERM stops the workers, keeps the results already complete, removes the temporary ones and
+  leaves the manifest consistent; a killed run leaves temporary results that the next run removes before
+  it starts. Only one run may write to DIR at a time (a lock file says so).
 
 Ray is imported only by ``run`` (not when this module is imported), and only this module imports it:
 ``track``, ``bag`` and the node never need it (``pip install "hand_tracking_ros[scale]"``).
@@ -41,6 +42,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -49,6 +51,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .backend import MAX_BATCH
 from .cli import add_tracker_arguments, tracker_from_arguments
 from .parameters import DEFAULTS
 
@@ -57,7 +60,7 @@ LOGGER = logging.getLogger("hand_tracking_ros")
 MANIFEST_NAME = "manifest.jsonl"
 MANIFEST_KEYS = ("input", "output", "frames", "frames_with_hands", "skipped", "seconds", "status", "error")
 LIST_SUFFIXES = (".txt",)
-BAG_SUFFIXES = (".mcap", ".db3")
+BAG_FILE_SUFFIX = ".mcap"  # a single MCAP file is a bag too (rosbags reads it without metadata.yaml)
 PARTIAL_PREFIX = ".partial-"
 LOCK_NAME = ".batch.lock"
 GPU_DEVICES = ("cuda", "tensorrt")
@@ -65,6 +68,7 @@ DEFAULT_WORKERS_PER_GPU = 2     # one worker decodes and cuts crops while the ot
 DEFAULT_GPU_STREAMS = 4         # inputs a GPU worker interleaves; one on the CPU, where batching gains nothing
 MANIFEST_SAVE_INTERVAL = 1.0    # seconds: at most this much manifest is lost by a kill (those inputs are redone)
 MAX_TRIES = 2                   # an input whose worker dies (a crash, a lost node) is tried once more
+CONNECT_TIMEOUT = 5.0           # seconds to reach a --ray-address before giving up
 STOP_TIMEOUT = 30.0             # seconds to wait for workers of a cluster to stop after Ctrl-C
 
 
@@ -103,12 +107,12 @@ def expand_inputs(specs: list[str]) -> list[Path]:
 
 
 def input_kind(path: Path) -> str:
-    """"bag" for a rosbag2 (a folder with metadata.yaml or storage files, or an .mcap/.db3 file), else "frames"."""
-    if path.is_dir():
-        is_bag = (path / "metadata.yaml").is_file() or any(
-            child.suffix in BAG_SUFFIXES for child in path.iterdir() if child.is_file())
-        return "bag" if is_bag else "frames"
-    return "bag" if path.suffix in BAG_SUFFIXES else "frames"
+    """"bag" for a rosbag2 (a folder with metadata.yaml, or an .mcap file), else "frames" (what cannot be
+    looked at is "frames" too: its worker then says what is wrong with it)."""
+    try:
+        return "bag" if (path / "metadata.yaml").is_file() or path.suffix == BAG_FILE_SUFFIX else "frames"
+    except OSError:
+        return "frames"
 
 
 def make_job(path: Path, directory: Path) -> Job:
@@ -154,8 +158,8 @@ def result_record(job: Job, seconds: float, frames: int = 0, frames_with_hands: 
 
 
 class _Request:
-    def __init__(self, view: InputTracker, images: dict, timestamp):
-        self.view, self.images, self.timestamp = view, images, timestamp
+    def __init__(self, view: InputTracker, images: dict, timestamps: dict, depths: dict):
+        self.view, self.images, self.timestamps, self.depths = view, images, timestamps, depths
         self.hands: dict | None = None
         self.error: BaseException | None = None
         self.done = False
@@ -193,8 +197,10 @@ class SharedTracker:
         with self._condition:
             self.tracker.set_camera_intrinsics(intrinsics, stream=(view.number, stream))
 
-    def process(self, view: InputTracker, images: dict, timestamp) -> dict:
-        request = _Request(view, images, timestamp)
+    def process(self, view: InputTracker, images: dict, timestamps: dict, depths: dict) -> dict:
+        """Hands in ``images`` (checked, keyed by the view's streams), once every open view has handed in its
+        images; ``timestamps`` and ``depths`` (checked) keyed like them."""
+        request = _Request(view, images, timestamps, depths)
         with self._condition:
             self._requests.append(request)
             self._serve_if_all_waiting()
@@ -212,15 +218,14 @@ class SharedTracker:
             group = [request for request in requests if request.view.static_image_mode == static]
             if not group:
                 continue
-            images, stamps = {}, {}
-            for request in group:
-                for key, image in request.images.items():
-                    images[request.view.number, key] = image
-                    stamps[request.view.number, key] = (request.timestamp.get(key)
-                                                        if isinstance(request.timestamp, dict) else request.timestamp)
-            self.tracker.update(static_image_mode=static)  # no models are loaded for this option
+            images = {(request.view.number, key): image for request in group for key, image in request.images.items()}
+            stamps = {(request.view.number, key): stamp for request in group
+                      for key, stamp in request.timestamps.items()}
+            depths = {(request.view.number, key): depth for request in group for key, depth in request.depths.items()}
+            if self.tracker.static_image_mode != static:
+                self.tracker.update(static_image_mode=static)  # no models are loaded for this option
             try:
-                hands = self.tracker.process_streams(images, stamps)
+                hands = self.tracker.process_streams(images, stamps, depths=depths)
             except Exception as error:  # reaches every input of the call, each raises it in its own thread
                 for request in group:
                     request.error = error
@@ -254,12 +259,21 @@ class InputTracker:
     def process(self, image_rgb, timestamp: float | None = None) -> list:
         return self.process_streams({None: image_rgb}, timestamp)[None]
 
-    def process_streams(self, images: dict, timestamp=None) -> dict:
-        from .tracker import check_image
+    def process_streams(self, images: dict, timestamp=None, depths: dict | None = None) -> dict:
+        from .tracker import check_depth, check_image, check_timestamp
 
-        checked = {key: check_image(image) for key, image in images.items()}  # a bad image fails only its input
+        # Checked here, so that a bad image, depth image or timestamp raises for its own input only (as a
+        # tracker of its own would), never in the call that serves every input.
+        checked = {key: check_image(image) for key, image in images.items()}
+        depths = {key: check_depth(depth) for key, depth in (depths or {}).items()}
+        if depths.keys() - checked.keys():
+            raise ValueError(f"depths has stream {next(iter(depths.keys() - checked.keys()))!r}, which has no image")
+        stamps = timestamp if isinstance(timestamp, dict) else dict.fromkeys(checked, timestamp)
+        if not set(checked) <= set(stamps):
+            raise ValueError(f"timestamp has no entry for stream {sorted(set(checked) - set(stamps), key=str)[0]!r}")
+        stamps = {key: check_timestamp(stamps[key]) for key in checked}
         self.streams.update(checked)
-        hands = self.shared.process(self, checked, timestamp)
+        hands = self.shared.process(self, checked, stamps, depths)
         return {key: [replace(hand, id=self._ids.setdefault(hand.id, len(self._ids))) for hand in stream_hands]
                 for key, stream_hands in hands.items()}
 
@@ -267,23 +281,29 @@ class InputTracker:
 # --- What a worker does with one input -----------------------------------------------------------------
 
 
-def process_job(job: Job, shared: SharedTracker, args: argparse.Namespace) -> dict:
-    """Process one input into its result (written under a temporary name, then renamed); its manifest record.
-    Any error of the input becomes a "failed" record: one bad input never stops a worker."""
+def process_job(job: Job, shared: SharedTracker, args: argparse.Namespace) -> tuple[dict, str | None]:
+    """Process one input into a result under a temporary name in its folder; its manifest record and that
+    temporary name (None when it failed), which ``publish`` renames into place. Any error of the input gives
+    a "failed" record: one bad input never stops a worker."""
     start = time.monotonic()
-    final = Path(job.output)
-    partial = partial_path(final)
+    partial = partial_path(Path(job.output))
     try:
         if job.kind == "bag":
             frames, frames_with_hands, skipped = _process_bag(Path(job.input), partial, shared, args)
         else:
             frames, frames_with_hands, skipped = _process_frames(job.input, partial, shared, args)
-        remove_path(final)  # a result of an earlier run that its manifest does not know: redone
-        os.replace(partial, final)
     except Exception as error:  # the batch boundary: whatever went wrong, it is this input's alone
         remove_path(partial)
-        return result_record(job, time.monotonic() - start, error=one_line(error))
-    return result_record(job, time.monotonic() - start, frames, frames_with_hands, skipped)
+        return result_record(job, time.monotonic() - start, error=one_line(error)), None
+    return result_record(job, time.monotonic() - start, frames, frames_with_hands, skipped), str(partial)
+
+
+def publish(partial: Path, final: Path) -> None:
+    """Rename a complete result into place (over a result of an earlier run that its manifest does not know).
+    Only the driver does this, right before it records the input: a result under its final name is never
+    half-written, and is one the manifest knows unless the run was killed between the two."""
+    remove_path(final)
+    os.replace(partial, final)
 
 
 def _process_bag(path: Path, output: Path, shared: SharedTracker, args: argparse.Namespace):
@@ -291,25 +311,26 @@ def _process_bag(path: Path, output: Path, shared: SharedTracker, args: argparse
 
     topics = args.image_topics or bag_image_topics(path)
     with shared.open(args.static_image_mode) as tracker:
-        summary = process_bag(path, output, topics, tracker, assumed_depth=args.marker_assumed_depth)
+        summary = process_bag(path, output, topics, tracker, assumed_depth=args.marker_assumed_depth,
+                              mirrored=args.mirrored)
     skipped = sum(summary.bad_images.values())
     return sum(summary.images.values()) - skipped, sum(summary.images_with_hands.values()), skipped
 
 
 def bag_image_topics(path: Path) -> list[str]:
-    """Every Image and CompressedImage topic of the bag (when no --image-topic is given)."""
+    """Every Image and CompressedImage topic of the bag, one per camera (when no --image-topic is given)."""
     from .bag import IMAGE_TYPES, BagError, _import_rosbags
 
     rosbag2 = _import_rosbags()
     try:
         with rosbag2.Reader(path) as reader:
-            topics = sorted({connection.topic for connection in reader.connections
-                             if connection.msgtype in IMAGE_TYPES})
+            topics = {connection.topic for connection in reader.connections if connection.msgtype in IMAGE_TYPES}
     except (FileNotFoundError, rosbag2.ReaderError) as error:
         raise BagError(f"cannot read rosbag2 {path}: {error}") from error
     if not topics:
         raise BagError(f"{path} has no sensor_msgs Image or CompressedImage topic")
-    return topics
+    # A camera recorded both raw and compressed (image_transport) is one camera: its raw images are tracked.
+    return sorted(topic for topic in topics if topic.removesuffix("/compressed") not in topics - {topic})
 
 
 def _process_frames(spec: str, output: Path, shared: SharedTracker, args: argparse.Namespace):
@@ -335,7 +356,7 @@ class BatchWorker:
     def provider(self) -> str:
         return self.shared.tracker.execution_provider
 
-    def process(self, job: Job) -> dict:
+    def process(self, job: Job) -> tuple[dict, str | None]:
         return process_job(job, self.shared, self.args)
 
 
@@ -343,8 +364,8 @@ class BatchWorker:
 
 
 class Manifest:
-    """DIR/manifest.jsonl: one record per input, the newest wins; saved whole under a temporary name and
-    renamed, so a reader or a killed run never sees half a file."""
+    """DIR/manifest.jsonl: one record per input (the newest wins), sorted by input; saved whole under a
+    temporary name and renamed, so a reader or a killed run never sees half a file."""
 
     def __init__(self, directory: Path):
         self.path = directory / MANIFEST_NAME
@@ -379,7 +400,7 @@ class Manifest:
         temporary = self.path.with_name(f"{PARTIAL_PREFIX}{uuid.uuid4().hex[:8]}-{MANIFEST_NAME}")
         with open(temporary, "w", encoding="utf-8") as file:
             file.writelines(json.dumps({key: record.get(key) for key in MANIFEST_KEYS}) + "\n"
-                            for record in self.records.values())
+                            for _, record in sorted(self.records.items()))
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, self.path)
@@ -411,6 +432,17 @@ class DirectoryLock:
 # --- The command ---------------------------------------------------------------------------------------
 
 
+def positive_int(text: str) -> int:
+    """argparse type of the counts of workers and streams."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="rosbag2 folders (sqlite3 or mcap), videos, image folders, or .txt files listing "
@@ -423,13 +455,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", metavar="ADDR",
                         help="join this Ray cluster (for example auto, or HEAD:6379 after `ray start --head`); "
                              "default: start Ray on this machine for this run")
-    parser.add_argument("--workers", type=int, metavar="N",
+    parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="Ray actors, each loads the models once and takes one CPU (default: the CPUs of "
                              "this machine or of the cluster; with a GPU device, GPUs x --workers-per-gpu)")
-    parser.add_argument("--workers-per-gpu", type=int, default=DEFAULT_WORKERS_PER_GPU, metavar="N",
+    parser.add_argument("--workers-per-gpu", type=positive_int, default=DEFAULT_WORKERS_PER_GPU, metavar="N",
                         help="with --device cuda or tensorrt, actors sharing one GPU: each asks Ray for 1/N "
                              "of a GPU (default %(default)s)")
-    parser.add_argument("--streams-per-worker", type=int, metavar="N",
+    parser.add_argument("--streams-per-worker", type=positive_int, metavar="N",
                         help=f"inputs one actor processes side by side, its frames batched in one inference "
                              f"call (default {DEFAULT_GPU_STREAMS} with a GPU, 1 on the CPU)")
     parser.add_argument("--retry-failed", action="store_true",
@@ -450,16 +482,15 @@ def run(args: argparse.Namespace) -> int:
 
 def run_batch(args: argparse.Namespace) -> int:
     """The command; 0 when every input is ok, 1 when one failed, 130 when interrupted (rerun to finish)."""
-    for name in ("workers", "workers_per_gpu", "streams_per_worker"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise BatchError(f"--{name.replace('_', '-')} must be at least 1; got {value}")
     directory = Path(os.path.abspath(args.output))
     jobs = [make_job(path, directory) for path in expand_inputs(args.inputs)]
     if not jobs:
         raise BatchError("no inputs (the input lists are empty)")
     missing = [job.input for job in jobs if not os.path.exists(job.input)]
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BatchError(f"cannot make the output folder {directory}: {error.strerror or error}") from error
     with DirectoryLock(directory):
         removed = remove_partial_outputs(directory)
         if removed:
@@ -502,24 +533,44 @@ def _run_on_ray(todo: list[Job], args: argparse.Namespace, manifest: Manifest, d
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         quiet = dict(logging_level=logging.INFO if args.verbose else logging.ERROR, log_to_driver=args.verbose)
         if args.ray_address:
-            ray.init(address=args.ray_address, **quiet)
+            check_reachable(args.ray_address)
+            try:
+                ray.init(address=args.ray_address, **quiet)
+            except ConnectionError as error:
+                raise BatchError(f"cannot join the Ray cluster at {args.ray_address}: {one_line(error)}. A cluster "
+                                 "with token authentication (the default of `ray start` since Ray 2.59) needs "
+                                 "RAY_AUTH_MODE=token and its token here (`ray get-auth-token` on the head)"
+                                 ) from error
         else:
             ray.init(address="local", num_cpus=args.workers or os.cpu_count() or 1, include_dashboard=False,
                      **quiet)
-    previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    actors: list = []
-    pending: dict = {}
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # preemption: as Ctrl-C
+    scheduler = None
     try:
-        actors, streams = _start_workers(ray, args, len(todo))
-        return _schedule(ray, actors, streams, todo, manifest, pending)
+        scheduler = _Scheduler(ray, *_start_workers(ray, args, len(todo)), manifest)
+        scheduler.run(todo)
+        return False
     except KeyboardInterrupt:
-        _stop_workers(ray, actors, pending, started_here)
+        if scheduler is not None:
+            scheduler.stop(wait=not started_here)
         return True
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
         if started_here:
-            ray.shutdown()
+            ray.shutdown()  # waits for the workers' processes: nothing writes to DIR after this
         remove_partial_outputs(directory)
+
+
+def check_reachable(address: str) -> None:
+    """Refuse at once a HOST:PORT cluster address that nothing answers at (Ray itself retries for minutes)."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # "auto", a ray:// client address...: Ray resolves those itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as error:
+        raise BatchError(f"cannot reach the Ray cluster at {address} ({error.strerror or error}): start one there "
+                         "with `ray start --head`, or leave out --ray-address to run on this machine") from error
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -534,75 +585,121 @@ def _start_workers(ray, args: argparse.Namespace, inputs: int):
     if args.device in GPU_DEVICES and gpus == 0:
         raise BatchError(f"--device {args.device}: the Ray cluster has no GPU (resources: "
                          f"{', '.join(f'{k}={v:g}' for k, v in sorted(resources.items()) if k.isupper())})")
+    # Each actor holds its CPU (and GPU share) to the end: more actors than fit would wait forever.
+    fit = max(1, int(resources.get("CPU", 1)))
     if uses_gpu:
-        workers = args.workers or max(1, int(gpus * args.workers_per_gpu))
+        fit = max(1, min(fit, int(gpus * args.workers_per_gpu + 1e-9)))
         streams = args.streams_per_worker or DEFAULT_GPU_STREAMS
         options = dict(num_cpus=1, num_gpus=1 / args.workers_per_gpu)
     else:
-        workers = args.workers or max(1, int(resources.get("CPU", 1)))
         streams = args.streams_per_worker or 1
         options = dict(num_cpus=1)
+    workers = args.workers or fit
+    if workers > fit:
+        LOGGER.warning("--workers %d: the Ray cluster has room for %d (a CPU%s each); starting %d", workers, fit,
+                       " and a GPU share" if uses_gpu else "", fit)
+        workers = fit
+    if args.device == "tensorrt" and streams * args.max_num_hands > MAX_BATCH:
+        raise BatchError(f"--streams-per-worker {streams} x --max-hands {args.max_num_hands} crops exceed the "
+                         f"{MAX_BATCH} crops the TensorRT engines are built for; give fewer streams")
     workers = min(workers, -(-inputs // streams))  # no actor without an input to load models for
-    # Each actor is one CPU: one onnxruntime thread per model and no extra crop threads, unless asked for.
-    worker_args = argparse.Namespace(**{**vars(args), "threads": args.threads or 1})
-    # A worker that dies (a crash, a lost node) is restarted; _schedule gives its inputs one more try.
+    # Each actor is one CPU: one onnxruntime thread per model and no extra crop threads, unless asked for. A
+    # worker's folder is not the driver's: a relative --models-dir is made absolute here.
+    worker_args = argparse.Namespace(**{**vars(args), "threads": args.threads or 1,
+                                        "models_dir": args.models_dir and os.path.abspath(args.models_dir)})
+    # A worker that dies (a crash, a lost node) is restarted; the scheduler gives its inputs one more try.
     actor_class = ray.remote(BatchWorker).options(max_concurrency=streams, max_restarts=-1, **options)
     actors = [actor_class.remote(worker_args) for _ in range(workers)]
     try:
         providers = ray.get([actor.provider.remote() for actor in actors])
     except ray.exceptions.RayActorError as error:
-        cause = getattr(error, "cause", None) or error
-        raise BatchError(f"the workers cannot start: {one_line(cause)}") from error
+        raise BatchError(f"the workers cannot start: {_creation_error(error)}") from error
     LOGGER.info("%d workers (%s), %d inputs each at a time", workers, ", ".join(sorted(set(providers))), streams)
     return actors, streams
 
 
-def _schedule(ray, actors: list, streams: int, todo: list[Job], manifest: Manifest, pending: dict) -> bool:
-    from tqdm import tqdm
+def _creation_error(error) -> str:
+    """What an actor's constructor raised, from Ray's text of it (its traceback's last line, as
+    "module.ErrorType: message"), without the traceback."""
+    lines = [line.strip() for line in str(getattr(error, "error_msg", "") or error).splitlines() if line.strip()]
+    name, _, message = lines[-1].partition(": ") if lines else ("", "", "")
+    return message if message and name.replace(".", "").replace("_", "").isalnum() else one_line(error)
 
-    queue = deque(todo)
-    tries: dict[str, int] = {}
-    progress = tqdm(total=len(todo), unit="input", disable=not sys.stderr.isatty(), dynamic_ncols=True)
-    frames = failed = 0
-    start = time.monotonic()
 
-    def submit(actor, job: Job) -> None:
-        tries[job.input] = tries.get(job.input, 0) + 1
-        pending[actor.process.remote(job)] = (job, actor)
+class _Scheduler:
+    """Keeps every actor busy with ``streams`` inputs, publishes and records each result as it comes, and
+    shows the progress (inputs, frames, frames per second) on a terminal."""
 
-    for actor in actors:
-        for _ in range(streams):
-            if queue:
-                submit(actor, queue.popleft())
-    with progress:
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for reference in done:
-                job, actor = pending.pop(reference)
-                try:
-                    record = ray.get(reference)
-                except ray.exceptions.RayError as error:  # the worker died (Ray restarts it)
-                    if tries[job.input] < MAX_TRIES:
-                        submit(actor, job)
-                        continue
-                    record = result_record(job, 0.0, error=f"worker lost {MAX_TRIES} times: {one_line(error)}")
-                manifest.add(record)
-                frames += record["frames"]
-                if record["status"] != "ok":
-                    failed += 1
-                    progress.write(f"hand-tracking batch: failed: {job.input}: {record['error']}", file=sys.stderr)
-                progress.set_postfix(frames=frames, fps=f"{frames / (time.monotonic() - start):.1f}",
-                                     failed=failed, refresh=False)
-                progress.update()
+    def __init__(self, ray, actors: list, streams: int, manifest: Manifest):
+        self.ray, self.actors, self.streams, self.manifest = ray, actors, streams, manifest
+        self.pending: dict = {}  # ObjectRef -> (job, actor)
+        self.tries: dict[str, int] = {}
+        self.frames = self.failed = 0
+        self.start = time.monotonic()
+        self.progress = None
+
+    def run(self, todo: list[Job]) -> None:
+        from tqdm import tqdm
+
+        queue = deque(todo)
+        for actor in self.actors:
+            for _ in range(self.streams):
                 if queue:
-                    submit(actor, queue.popleft())
-    return False
+                    self._submit(actor, queue.popleft())
+        with tqdm(total=len(todo), unit="input", disable=not sys.stderr.isatty(), dynamic_ncols=True) as progress:
+            self.progress = progress
+            try:
+                while self.pending:
+                    done, _ = self.ray.wait(list(self.pending), num_returns=1)
+                    job, actor = self.pending.pop(done[0])
+                    if not self._finish(done[0], job, retry_with=actor) and queue:
+                        self._submit(actor, queue.popleft())
+            finally:
+                self.progress = None
 
+    def stop(self, wait: bool) -> None:
+        """Kill the actors, keep the results that were complete, and wait (on a cluster) until the actors are
+        gone, so that no temporary result is still being written when they are removed."""
+        for actor in self.actors:
+            self.ray.kill(actor, no_restart=True)
+        if self.pending:
+            ready, _ = self.ray.wait(list(self.pending), num_returns=len(self.pending),
+                                     timeout=STOP_TIMEOUT if wait else 0)
+            for reference in ready:
+                self._finish(reference, self.pending.pop(reference)[0], retry_with=None)
 
-def _stop_workers(ray, actors: list, pending: dict, started_here: bool) -> None:
-    """Kill the actors and wait until they are gone, so that no temporary result is still being written when
-    the caller removes them (on a Ray started here, ray.shutdown waits for its processes)."""
-    for actor in actors:
-        ray.kill(actor, no_restart=True)
-    if pending and not started_here:
-        ray.wait(list(pending), num_returns=len(pending), timeout=STOP_TIMEOUT)
+    def _submit(self, actor, job: Job) -> None:
+        self.tries[job.input] = self.tries.get(job.input, 0) + 1
+        self.pending[actor.process.remote(job)] = (job, actor)
+
+    def _finish(self, reference, job: Job, retry_with) -> bool:
+        """Publish and record one result; True when the input went back to ``retry_with`` (its worker died)."""
+        try:
+            record, partial = self.ray.get(reference)
+        except self.ray.exceptions.RayError as error:  # the worker died; Ray restarts it
+            if retry_with is not None and self.tries[job.input] < MAX_TRIES:
+                self._submit(retry_with, job)
+                return True
+            if retry_with is None:
+                return False  # stopped: the input is simply not done
+            record, partial = result_record(job, 0.0, error=f"worker lost {MAX_TRIES} times: {one_line(error)}"), None
+        if partial is not None:
+            try:
+                publish(Path(partial), Path(job.output))
+            except OSError as error:
+                record = result_record(job, record["seconds"], error=f"cannot write {job.output}: {error}")
+        self.manifest.add(record)
+        self.frames += record["frames"]
+        if record["status"] != "ok":
+            self.failed += 1
+            message = f"hand-tracking batch: failed: {job.input}: {record['error']}"
+            if self.progress is not None:
+                self.progress.write(message, file=sys.stderr)
+            else:
+                print(message, file=sys.stderr)
+        if self.progress is not None:
+            fps = self.frames / (time.monotonic() - self.start)
+            self.progress.set_postfix({"frames": self.frames, "fps": f"{fps:.1f}", "failed": self.failed},
+                                      refresh=False)
+            self.progress.update()
+        return False

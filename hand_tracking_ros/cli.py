@@ -4,7 +4,13 @@ JSON line schema (a contract: keep these keys and types):
 {"source": <file name for images, null for video frames>, "frame": <int>, "width": <int>, "height": <int>,
  "hands": [{"id": <int>, "handedness": "left"|"right", "handedness_score": <float>, "presence": <float>,
             "landmarks": [[x_px, y_px, z] x21], "world_landmarks": [[x, y, z] x21 metres],
-            "gesture": <string or null>}]}
+            "gesture": <string or null>,
+            "landmarks_camera": [[x, y, z] x21 metres in the camera frame] or null,
+            "finger_flexion": [15 radians]}]}
+
+``landmarks_camera`` (x right, y down, z forward) needs the camera's intrinsics (``HandTracker.set_camera_intrinsics``):
+the track command has none, so it is null there. ``finger_flexion`` is ordered as HandLandmarks' FLEXION_*
+constants (thumb CMC, MCP, IP, then MCP, PIP, DIP of the index, middle, ring and little fingers), 0 = straight.
 
 A frame that cannot be read or that the tracker refuses (an undecodable or oversized image, a FIFO named
 like an image...) gets no line: it is reported on standard error and counted, and the run goes on. A run on
@@ -59,6 +65,9 @@ def hand_record(hand: Hand) -> dict:
         "landmarks": [[round(float(x), 2), round(float(y), 2), round(float(z), 5)] for x, y, z in hand.landmarks],
         "world_landmarks": [[round(float(value), 5) for value in point] for point in hand.world_landmarks],
         "gesture": hand.gesture,
+        "landmarks_camera": ([[round(float(value), 5) for value in point] for point in hand.pose.landmarks_camera]
+                             if hand.pose is not None and hand.pose.valid else None),
+        "finger_flexion": [round(float(angle), 4) for angle in hand.finger_flexion],
     }
 
 

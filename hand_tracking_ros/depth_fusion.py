@@ -21,7 +21,8 @@ a depth image registered to the colour image (``aligned_depth_to_color``), ``uin
    depths, then refitted ``REWEIGHTING_PASSES`` times on the inliers of the previous fit. A landmark drops
    out when its depth is grossly off the fitted hand (``FIT_TOLERANCE_M``: another object) or when the hand
    hides it from the camera (``_occluder_depths``: a curled finger in front of its knuckle, a fist in front
-   of its wrist) and its measurement agrees better with the occluder than with the landmark. The tolerance
+   of its wrist, a thumb behind the index finger) and its measurement is the occluder's: near it
+   (``OCCLUDER_AGREEMENT_M``) and nearer it than the landmark. The tolerance
    is loose on purpose: the model's hand shape is often several centimetres off in depth (up to 6 cm at the
    wrist on InterHand2.6M's real hands, benchmarks/depth_accuracy.py), so a measured depth beats it
    wherever nothing hides the landmark.
@@ -65,10 +66,18 @@ JOINT_BELOW_SURFACE_M = np.array([
 ])
 MIN_DEPTH_LANDMARKS = 6
 # Self-occlusion (a curled finger in front of its knuckle, a fist in front of its wrist, fingertips behind
-# the palm): the fitted hand's bones as capsules of this radius, and the palm as triangles, hide a landmark
-# when they cover its pixel and lie this much nearer; the camera then measures the occluder, not the landmark.
+# the palm): the fitted hand's bones as capsules, and the palm as triangles, hide a landmark when they cover
+# its pixel and lie this much nearer; the camera then measures the occluder, not the landmark. Another bone
+# is as thick as its finger (JOINT_BELOW_SURFACE_M at each end): a thinner one misses the edge of a finger
+# in front. The landmark's own bones always cover its pixel, so only their axis counts (this radius): the
+# fitted shape's depth slope at a joint is often centimetres off (the wrist most), and a full thickness
+# there would hide joints the camera sees.
 BONE_RADIUS_M = 0.008
 OCCLUSION_MARGIN_M = 0.01
+# A hidden landmark's measurement is the occluder's skin: within this of the occluder's fitted depth (which
+# is itself a few centimetres off, as the fit is). Farther in front of it, the reading is not explained by
+# the hand hiding the landmark.
+OCCLUDER_AGREEMENT_M = 0.03
 _BONES = np.array(HAND_CONNECTIONS)
 _PALM_TRIANGLES = np.array([(0, 5, 9), (0, 9, 13), (0, 13, 17)])
 # Each landmark's neighbour towards the wrist: a landmark without a measured depth keeps its nearest
@@ -167,9 +176,10 @@ def _depth_inliers(residuals: np.ndarray, candidates: np.ndarray, tolerance: flo
 
 def _occluder_depths(pixels: np.ndarray, depths: np.ndarray, focal_px: float) -> np.ndarray:
     """Per landmark (21,), the depth of the nearest part of the hand covering its pixel, from the hand's
-    shape at ``depths`` (metres): its bones as capsules of ``BONE_RADIUS_M`` (the landmark's own bones too:
-    a finger pointing at the camera hides its knuckle) and its palm triangles. The landmark itself and its
-    own bones' ends at it are at its own depth; inf where nothing covers it."""
+    shape at ``depths`` (metres): its bones as capsules as thick as its fingers (the landmark's own bones
+    too, as thin as ``BONE_RADIUS_M``: a finger pointing at the camera hides its knuckle) and its palm
+    triangles. The landmark itself and its own bones' ends at it are at its own depth; inf where nothing
+    covers it."""
     starts, ends = _BONES[:, 0], _BONES[:, 1]
     along = pixels[ends] - pixels[starts]                                    # (B, 2)
     length_squared = np.maximum(np.sum(along * along, -1), 1e-9)
@@ -177,7 +187,12 @@ def _occluder_depths(pixels: np.ndarray, depths: np.ndarray, focal_px: float) ->
     t = np.sum(offset * along, -1) / length_squared                          # the nearest point on the line
     gap_squared = np.sum((offset - t[..., None] * along) ** 2, -1)
     rise = depths[ends] - depths[starts]                                     # (B,) depth along the bone
-    radius_px = focal_px * BONE_RADIUS_M / np.minimum(depths[starts], depths[ends])
+    finger_radius = JOINT_BELOW_SURFACE_M[starts] + np.clip(t, 0, 1) * (JOINT_BELOW_SURFACE_M[ends]
+                                                                        - JOINT_BELOW_SURFACE_M[starts])
+    landmarks = np.arange(len(pixels))[:, None]
+    own_bone = (starts == landmarks) | (ends == landmarks)                    # (21, B)
+    radius_px = (focal_px * np.where(own_bone, BONE_RADIUS_M, finger_radius)
+                 / np.minimum(depths[starts], depths[ends]))
     # The part of the bone whose capsule covers the pixel: an interval of t; its depth is nearest at an end.
     half_width = np.sqrt(np.maximum(radius_px ** 2 - gap_squared, 0.0) / length_squared)
     low, high = np.clip(t - half_width, 0, 1), np.clip(t + half_width, 0, 1)
@@ -243,8 +258,9 @@ def fuse_depth(world_landmarks: np.ndarray, image_landmarks: np.ndarray, camera:
         residuals = measured[:, 2] - fitted[:, 2]
         occluder = _occluder_depths(pixels, fitted[:, 2], 0.5 * (camera.fx + camera.fy))
         with np.errstate(invalid="ignore"):
+            agreement = np.minimum(np.abs(residuals), OCCLUDER_AGREEMENT_M)
             occluded = ((occluder < fitted[:, 2] - OCCLUSION_MARGIN_M)
-                        & (np.abs(measured[:, 2] - occluder) < np.abs(residuals)))
+                        & (np.abs(measured[:, 2] - occluder) < agreement))
         inliers = _depth_inliers(residuals, inliers, FIT_TOLERANCE_M) & ~occluded
     if inliers.sum() < MIN_DEPTH_LANDMARKS or not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
         return None

@@ -18,6 +18,9 @@ NMS_IOU = 0.3
 # Palm box -> hand crop (palm_detection_detection_to_roi.pbtxt).
 PALM_TO_HAND_SHIFT_Y = -0.5
 PALM_TO_HAND_SCALE = 2.6
+# An image whose longer side is at least this many times its shorter one is also searched in square tiles
+# when tiling is asked for: the whole image squeezed into 192x192 leaves a hand too few pixels.
+TILE_MIN_ASPECT = 1.5
 
 
 def generate_anchors() -> np.ndarray:
@@ -98,6 +101,17 @@ def palms_to_hand_rects(boxes: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     return transform_rects(rects, PALM_TO_HAND_SHIFT_Y, PALM_TO_HAND_SCALE)
 
 
+def tile_squares(width: int, height: int) -> list[tuple[int, int, int]]:
+    """Square tiles (x, y, side) of a wide or tall image: as many as the shorter side fits into the longer
+    one, plus one, spread evenly from end to end, so that neighbours overlap by a good part of a tile (a hand
+    near a seam lies whole in one tile). None for an image closer to square than ``TILE_MIN_ASPECT``."""
+    side, length = min(width, height), max(width, height)
+    if length < TILE_MIN_ASPECT * side:
+        return []
+    starts = np.linspace(0, length - side, int(np.ceil(length / side)) + 1).round().astype(int)
+    return [(int(start), 0, side) if width > height else (0, int(start), side) for start in starts]
+
+
 class PalmDetector:
     """Runs the palm model on whole images and returns palms in image pixels."""
 
@@ -123,9 +137,23 @@ class PalmDetector:
         keypoints = (keypoints - padding) / content * size
         return scores, boxes, keypoints
 
-    def detect(self, images: list[np.ndarray], min_score: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Palms of each image (one batched inference for all images)."""
-        inputs = [self.preprocess(image) for image in images]
+    def detect(self, images: list[np.ndarray], min_score: float, tiles: bool = False
+               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Palms of each image (one batched inference for all images). ``tiles``: wide or tall images are
+        also searched in their ``tile_squares``, finding hands about half as big, and the palms of the
+        whole image and of its tiles are merged by the same weighted non-max suppression."""
+        views = []  # (image index, x, y, pixels)
+        for index, image in enumerate(images):
+            views.append((index, 0, 0, image))
+            if tiles:
+                views += [(index, x, y, np.ascontiguousarray(image[y:y + side, x:x + side]))
+                          for x, y, side in tile_squares(image.shape[1], image.shape[0])]
+        inputs = [self.preprocess(view) for *_, view in views]
         regressors, logits = self.model.run(np.stack([blob for blob, _ in inputs]))
-        return [self.postprocess(regressors[index], logits[index], padding, image.shape[1], image.shape[0], min_score)
-                for index, (image, (_, padding)) in enumerate(zip(images, inputs))]
+        palms = [[] for _ in images]
+        for row, ((index, x, y, view), (_, padding)) in enumerate(zip(views, inputs)):
+            scores, boxes, keypoints = self.postprocess(regressors[row], logits[row], padding, view.shape[1],
+                                                        view.shape[0], min_score)
+            palms[index].append((scores, boxes + [x, y, x, y], keypoints + [x, y]))
+        return [found[0] if len(found) == 1 else weighted_nms(*(np.concatenate(part) for part in zip(*found)))
+                for found in palms]

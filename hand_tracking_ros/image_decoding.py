@@ -23,6 +23,11 @@ top byte: a 12-bit camera in a 16-bit container gives a dark image, as with cv_b
 Everything else is refused with an ``ImageDecodeError`` instead of being cast: float and signed images
 (32FC*, 64FC*, 32SC*, 16SC*, 8SC*) are depth maps or measurements, not pictures of hands.
 
+Depth images (``depth_image_to_metres``, the depth topics of RGB-D cameras, a separate path on purpose):
+16UC1 millimetres and 32FC1 metres (what RealSense, OAK-D and ZED drivers publish), rows ``step`` bytes
+apart, either byte order, as float32 metres with NaN where nothing was measured (0, NaN, inf).
+Everything else, compressedDepth included, is refused with a reason.
+
 Compressed images: any ``format`` OpenCV reads (``jpeg``, ``png``, or image_transport's
 ``"rgb8; jpeg compressed bgr8"``). As image_transport's compressed subscriber does, data marked
 ``compressed rgb...`` holds its channels in RGB order. compressedDepth (depth maps) is refused.
@@ -176,6 +181,39 @@ def compressed_image_to_rgb(msg) -> np.ndarray:
 def message_to_rgb(msg) -> np.ndarray:
     """An Image or CompressedImage message (told apart by CompressedImage's ``format`` field) as RGB."""
     return compressed_image_to_rgb(msg) if hasattr(msg, "format") else image_to_rgb(msg)
+
+
+# Depth encodings: sample type and the factor to metres.
+DEPTH_ENCODINGS = {"16UC1": ("u2", 1e-3), "32FC1": ("f4", 1.0)}
+
+
+def depth_image_to_metres(msg) -> np.ndarray:
+    """A sensor_msgs/Image of an aligned depth camera as a new float32 array (height, width) of metres, NaN
+    where there is no measurement, or ImageDecodeError (the reasons of ``REASONS``)."""
+    if hasattr(msg, "format"):
+        raise ImageDecodeError(UNSUPPORTED_ENCODING, f"a depth topic must carry sensor_msgs/Image (16UC1 or 32FC1), "
+                                                     f"not CompressedImage ({str(msg.format)!r})")
+    encoding = str(msg.encoding)
+    if encoding not in DEPTH_ENCODINGS:
+        raise ImageDecodeError(UNSUPPORTED_ENCODING, f"depth encoding {encoding!r} is not a depth image; readable: "
+                                                     f"16UC1 (millimetres) and 32FC1 (metres)")
+    sample, to_metres = DEPTH_ENCODINGS[encoding]
+    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+    _check_size(width, height)
+    row_bytes = width * int(sample[1])
+    if step < row_bytes:
+        raise ImageDecodeError(BAD_STEP, f"step {step} is shorter than a row of {width} {encoding} pixels "
+                                         f"({row_bytes} bytes)")
+    data = _byte_array(msg.data)
+    if data.size < height * step:
+        raise ImageDecodeError(SHORT_DATA, f"{encoding} {width}x{height} with step {step} needs {height * step} "
+                                           f"bytes of data, got {data.size}")
+    rows = np.ascontiguousarray(data[:height * step].reshape(height, step)[:, :row_bytes])
+    values = rows.view((">" if msg.is_bigendian else "<") + sample).astype(np.float32)
+    if to_metres != 1.0:
+        values *= np.float32(to_metres)
+    values[~(np.isfinite(values) & (values > 0))] = np.nan
+    return values
 
 
 def rgb_image_fields(image_rgb: np.ndarray) -> dict:

@@ -37,6 +37,11 @@ class LandmarkBatch:
     presence: np.ndarray         # (N,)
     right_hand: np.ndarray       # (N,) probability that the hand, as it appears in the image, is a right hand
 
+    def replace_rows(self, rows: np.ndarray, other: LandmarkBatch, other_rows: np.ndarray) -> None:
+        """Overwrite ``rows`` with ``other``'s ``other_rows`` (a second reading of the same crops)."""
+        for name in ("landmarks", "world_landmarks", "presence", "right_hand"):
+            getattr(self, name)[rows] = getattr(other, name)[other_rows]
+
 
 def crop(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """One 224x224 crop; replicated border like MediaPipe's ImageToTensor default."""

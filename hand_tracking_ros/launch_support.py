@@ -54,7 +54,8 @@ def rviz_config(template: str, image_topic: str | None) -> str:
         return template
     topics = camera_topics(image_topic)
     for old, new in ((RVIZ_TEMPLATE_TOPICS.annotated_image, topics.annotated_image),
-                     (RVIZ_TEMPLATE_TOPICS.markers, topics.markers), (RVIZ_TEMPLATE_TOPICS.image, topics.image)):
+                     (RVIZ_TEMPLATE_TOPICS.markers, topics.markers), (RVIZ_TEMPLATE_TOPICS.poses, topics.poses),
+                     (RVIZ_TEMPLATE_TOPICS.image, topics.image)):
         template = template.replace(f"Value: {old}\n", f"Value: {new}\n")
     return template
 

@@ -127,7 +127,25 @@ class TrackerOptions:
         2, "Maximum number of hands tracked per camera; lowering it drops the newest tracks at once.",
         minimum=1, maximum=10, flag="--max-hands")
     min_detection_confidence: float = _option(
-        0.5, "Minimum palm-detector score for a new hand.", minimum=0.0, maximum=1.0)
+        0.5, "Minimum palm-detector score for a new hand on the detector's word (MediaPipe's rule: it is kept "
+             "when its presence reaches min_presence_confidence).", minimum=0.0, maximum=1.0)
+    min_candidate_palm_confidence: float = _option(
+        0.2, "Palms scoring from this up to min_detection_confidence are candidates: one becomes a hand only "
+             "when the landmark model's presence on it reaches min_candidate_presence. At or above "
+             "min_detection_confidence: no candidates (MediaPipe).", minimum=0.0, maximum=1.0)
+    min_candidate_presence: float = _option(
+        0.9, "Minimum presence of a new hand that the detector and the first landmark pass do not both "
+             "confirm (a candidate palm, or a palm whose first presence is under min_presence_confidence), "
+             "after refinement.", minimum=0.0, maximum=1.0)
+    tile_wide_images: bool = _option(
+        False, "Also run the palm detector on overlapping square tiles of an image whose longer side is at "
+               "least 1.5 times its shorter one (a 16:9 camera: 3 tiles), which finds hands about half as big "
+               "(in 1280x720: from about 55-90 px instead of 110-190 px). Each tile costs one more detector "
+               "run whenever the detector runs.")
+    refine_new_hands: bool = _option(
+        True, "Read each new hand (every hand in static_image_mode) a second time from the upright, tight crop "
+              "its first landmarks give, keeping the reading with the higher presence. Tracked hands never "
+              "pay for it.", flag="--no-refinement")
     min_presence_confidence: float = _option(
         0.5, "Minimum hand-presence score of the landmark model; a tracked hand below it is dropped and the "
              "detector looks for hands again.", minimum=0.0, maximum=1.0)
@@ -150,6 +168,11 @@ class TrackerOptions:
         3, "While at least one hand is tracked and fewer than max_num_hands, look for more hands only every "
            "this many images (the palm detector costs more than a landmark inference). 1: every image, as "
            "MediaPipe.", minimum=1, maximum=30)
+    max_detection_interval: int = _option(
+        15, "Adaptive detector schedule: each detector run that finds no new hand doubles the interval from "
+            "detection_interval up to this many images (15: half a second at 30 fps); a new or lost hand sets "
+            "it back, a lost one with a look at the next image. At or below detection_interval, or with "
+            "detection_interval 1 (every image, as MediaPipe): a fixed interval.", minimum=1, maximum=300)
     smoothing: bool = _option(
         True, "One Euro filtering of each track's image and world landmarks (less jitter, little lag).",
         flag="--no-smoothing")
@@ -169,8 +192,10 @@ class TrackerOptions:
         HOLD_FRAMES, "A gesture is reported once it has held for this many consecutive images (no flicker).",
         minimum=1, maximum=30)
     threads: int = _option(
-        0, "onnxruntime threads per model, and threads that cut the hand crops; 0: automatic (one per core, "
-           "at most 4 for crops). A change loads the models again.", minimum=0, maximum=64, changes_models=True)
+        0, "0: automatic: one thread per inference, the hands (and streams) of a frame in inferences side by "
+           "side, one per core, and as many threads cutting crops (at most 4 each); it holds its speed when "
+           "other processes take cores. N: N onnxruntime threads per inference and N crop threads. A change "
+           "loads the models again.", minimum=0, maximum=64, changes_models=True)
     models_dir: str = _option(
         "", "Folder with the .onnx model files; empty: the installed models. A change loads the models again.",
         changes_models=True, is_path=True)
@@ -216,6 +241,10 @@ def smoothing_options(image: OneEuroParams | None = None, world: OneEuroParams |
         changes[f"{prefix}_min_cutoff"], changes[f"{prefix}_beta"] = params.min_cutoff, params.beta
     return changes
 
+
+# The options that make HandTracker's output MediaPipe 0.10.21's own (parity tests and benchmarks): no
+# smoothing, no second reading of new hands, no candidate palms under min_detection_confidence.
+MEDIAPIPE_OPTIONS = {"smoothing": False, "refine_new_hands": False, "min_candidate_palm_confidence": 1.0}
 
 OPTION_SPECS: tuple[OptionSpec, ...] = tuple(
     OptionSpec(name=option.name, default=option.default, **option.metadata["spec"])

@@ -33,6 +33,7 @@ from .types import HAND_CONNECTIONS, NUM_LANDMARKS, Hand
 
 MESSAGE_TYPES = {
     "ColorRGBA": "std_msgs/msg/ColorRGBA",
+    "Header": "std_msgs/msg/Header",
     "Point": "geometry_msgs/msg/Point",
     "Pose": "geometry_msgs/msg/Pose",
     "Quaternion": "geometry_msgs/msg/Quaternion",

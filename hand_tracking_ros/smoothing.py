@@ -42,14 +42,18 @@ class OneEuroParams:
             raise ValueError(f"One Euro parameters need min_cutoff > 0, derivate_cutoff > 0, beta >= 0: {self}")
 
 
-# Defaults, tuned from MediaPipe's shipped sets (face/pose image landmarks: min_cutoff 0.05, beta 80; pose
-# world landmarks: 0.1, 40) on the test videos with benchmarks/jitter.py:
+# Defaults, from MediaPipe's shipped sets (face/pose image landmarks: min_cutoff 0.05, beta 80; pose world
+# landmarks: 0.1, 40), chosen with benchmarks/jitter.py (every setting side by side, issue 11):
 # - Image: with beta 80 the hand's own jitter (about 1.5% of its size per frame) reads as motion and opens
-#   the filter, so a held hand is smoothed by only 1.25x. Beta 10 smooths it about 3x while a moving
-#   hand still lags by about half a frame (the target: 2x, at most 1 frame).
+#   the filter, so a held hand is smoothed by only about 1.3x. Beta 10 smooths it 2.7x but lags on fast
+#   motion (median 2.3 px from the unsmoothed landmarks on the clips sped up 3-4x). Beta 20 keeps 2.0x
+#   less jitter than MediaPipe on the held thumb-up (2.5x on second differences) with a median of 1.3 px
+#   and every frame within 13.4 px on those fast clips; beta 25: 1.8x and 1.1 px. Per-hand speed (the
+#   centroid's), a faster speed low-pass, speed in pixels rather than hand sizes and a constant-velocity
+#   model measured no better for the same jitter (see there; per-hand speed is up to 72 px off).
 # - World: beta 40 lags by about 1.4 frames on moving fingers (world landmarks move in metres per second,
 #   slowly); beta 80 lags about 0.5 frame and still removes about 4x of the jitter.
-IMAGE_SMOOTHING = OneEuroParams(min_cutoff=0.05, beta=10.0, derivate_cutoff=1.0)
+IMAGE_SMOOTHING = OneEuroParams(min_cutoff=0.05, beta=20.0, derivate_cutoff=1.0)
 WORLD_SMOOTHING = OneEuroParams(min_cutoff=0.1, beta=80.0, derivate_cutoff=1.0)
 NOMINAL_FREQUENCY = 30.0  # Hz, the frame rate assumed when frames come without timestamps
 JUMP_THRESHOLD = 1.0      # hand sizes per frame

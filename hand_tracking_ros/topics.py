@@ -25,6 +25,8 @@ class CameraTopics:
     hands: str            # hand_tracking_ros/msg/HandLandmarksArray
     markers: str          # visualization_msgs/msg/MarkerArray
     annotated_image: str  # sensor_msgs/msg/Image
+    poses: str            # geometry_msgs/msg/PoseArray: each hand's wrist pose in the image's frame
+    poses_target: str     # geometry_msgs/msg/PoseArray: the same in the node's target_frame (through tf2)
 
 
 def is_valid_topic_name(name: str) -> bool:
@@ -46,4 +48,6 @@ def camera_topics(image_topic: str, image_transport: str = "raw") -> CameraTopic
         hands=prefix + "hands",
         markers=prefix + "hands/markers",
         annotated_image=prefix + "hands/image",
+        poses=prefix + "hands/poses",
+        poses_target=prefix + "hands/poses_target",
     )

@@ -4,18 +4,26 @@ Per frame and stream (reference doc 1.7):
 1. The crops tracked from the previous frame's landmarks are kept.
 2. The palm detector runs only while fewer than ``max_num_hands`` hands are tracked (every frame in
    ``static_image_mode``). While at least one hand is tracked it looks for further hands only every
-   ``detection_interval`` frames: the detector costs more than a landmark inference, and a second hand entering
-   the view a frame or two later is an acceptable price for most of that time back. Its palms become
+   ``detection_interval`` frames, an interval that doubles after each look that finds no new hand, up to
+   ``max_detection_interval``, and starts again when a hand is found or lost (``_detector_due``): the
+   detector costs more than a landmark inference, and a second hand entering the view a few frames later is
+   an acceptable price for most of that time back. Its palms become
    crops, and a palm whose crop overlaps a tracked crop by axis-aligned IoU > ``min_tracking_iou`` is
    dropped: tracked crops win, so one hand is never reported twice. Unlike MediaPipe, the result is capped
    at ``max_num_hands``.
-3. All crops of all streams go through the landmark model in one batched call.
-4. A crop whose presence score is under ``min_presence_confidence`` ends its track. Hands whose landmarks
-   coincide with an earlier hand's are dropped (MediaPipe Tasks' landmark deduplication).
+   Palms scoring from ``min_candidate_palm_confidence`` up to ``min_detection_confidence`` are candidates.
+3. All crops of all streams go through the landmark model in one batched call; with ``refine_new_hands``
+   the new crops go through it once more, cut from the tracking crop their first landmarks give (upright and
+   tight), and keep the reading with the higher presence (``_read_new_hands``). Tracked crops are read once.
+4. A crop whose presence score is under ``min_presence_confidence`` ends its track. A new hand needs its palm
+   at ``min_detection_confidence`` and its first presence at ``min_presence_confidence`` (MediaPipe's rule),
+   or else its best presence at ``min_candidate_presence``. Hands whose landmarks coincide with an earlier
+   hand's are dropped (MediaPipe Tasks' landmark deduplication).
 5. Survivors keep their track id (new hands get fresh ids, never reused) and their landmarks give the
    next frame's crops.
 6. Per track: One Euro smoothing, handedness averaged over the track, the gesture, and the 3D pose where
-   the stream has camera intrinsics (``_finish_hands``).
+   the stream has camera intrinsics (``_finish_hands``), fitted to the stream's aligned depth image when
+   one comes with the frame (``depth_fusion``; without depth for a hand, the hand-model pose stays).
 
 Options (``options.TrackerOptions``) are changed between frames through ``update(**changes)``, which validates
 all changes before it applies any; assigning an option attribute calls it too. Only a model option loads the
@@ -40,6 +48,7 @@ from .handedness import HandednessAverager
 from .landmarks import tracking_rects
 from .loader import load_models
 from .options import OPTIONS, TrackerOptions, smoothing_options
+from .depth_fusion import fuse_depth
 from .pose import CameraIntrinsics, estimate_hand_pose
 from .smoothing import LandmarkSmoother, OneEuroParams
 from .types import Hand
@@ -87,6 +96,22 @@ def check_timestamp(timestamp) -> float | None:
     return float(timestamp)
 
 
+def check_depth(depth) -> np.ndarray | None:
+    """A depth image as an (H, W) array of uint16 millimetres or float metres (None stays None), or a
+    ValueError saying what is wrong with it."""
+    if depth is None:
+        return None
+    if not isinstance(depth, np.ndarray):
+        raise ValueError(f"depth image must be a numpy array (H, W); got {type(depth).__name__}")
+    if depth.ndim == 3 and depth.shape[2] == 1:
+        depth = depth[..., 0]
+    if depth.ndim != 2 or 0 in depth.shape:
+        raise ValueError(f"depth image must have shape (H, W); got {depth.shape}")
+    if depth.dtype != np.uint16 and not np.issubdtype(depth.dtype, np.floating):
+        raise ValueError(f"depth image must be uint16 millimetres or float metres; got {depth.dtype}")
+    return depth
+
+
 def handedness_label(right_probability: float, mirrored: bool) -> tuple[str, float]:
     """Label and confidence from the model's P(right hand as seen in the image)."""
     is_right = right_probability >= 0.5
@@ -122,7 +147,11 @@ class StreamState:
 
     track_ids: list[int] = field(default_factory=list)
     rects: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    # Detector schedule (_detector_due): images since the detector last ran on this stream, images to wait
+    # before its next run, and the track ids it last saw (to notice a hand found or lost since).
     frames_since_detection: int = 0
+    detection_gap: int = 1
+    scheduled_ids: frozenset = frozenset()
 
 
 class HandTracker:
@@ -152,6 +181,8 @@ class HandTracker:
         self._handedness = HandednessAverager()
         self._gestures = GestureStabilizer(options.gesture_hold_frames)
         self._intrinsics: dict[object, CameraIntrinsics] = {}
+        # Per stream: hands whose depth image fuse_depth refused (ValueError); they keep the hand-model pose.
+        self.depth_errors: dict[object, int] = {}
 
     @property
     def options(self) -> TrackerOptions:
@@ -242,15 +273,22 @@ class HandTracker:
         """Hands in one RGB uint8 image of the default stream; ``timestamp`` in seconds (for smoothing)."""
         return self.process_streams({None: image_rgb}, timestamp)[None]
 
-    def process_streams(self, images: dict, timestamp: float | dict | None = None) -> dict:
+    def process_streams(self, images: dict, timestamp: float | dict | None = None, depths: dict | None = None
+                        ) -> dict:
         """Hands in one image of each of several streams (for example cameras), keyed like ``images``.
 
         Each stream has its own tracks; the detector runs once for all streams that need it and the
         landmark model once for all crops of all streams. ``timestamp`` is in seconds, or a dict keyed like
         ``images`` for streams whose images were taken at different times (such as separate recordings).
-        Bad images, or a timestamp that is not a finite number, raise ValueError before anything runs."""
+        ``depths``: for streams with an RGB-D camera, its depth image registered to this colour image
+        (uint16 millimetres or float metres, NaN or 0 where nothing was measured); with the stream's
+        intrinsics each hand's pose then comes from it (``depth_fusion``). Bad images or depth images, or a
+        timestamp that is not a finite number, raise ValueError before anything runs."""
         keys = list(images)
         frames = [check_image(images[key]) for key in keys]
+        depths = {key: check_depth(depth) for key, depth in (depths or {}).items()}
+        if depths.keys() - set(keys):
+            raise ValueError(f"depths has stream {next(iter(depths.keys() - set(keys)))!r}, which has no image")
         if isinstance(timestamp, dict):
             missing = [key for key in keys if key not in timestamp]
             if missing:
@@ -258,9 +296,9 @@ class HandTracker:
         timestamps = timestamp if isinstance(timestamp, dict) else dict.fromkeys(keys, timestamp)
         timestamps = {key: check_timestamp(timestamps[key]) for key in keys}
         with self._lock:
-            return self._process_streams(keys, frames, timestamps)
+            return self._process_streams(keys, frames, timestamps, depths)
 
-    def _process_streams(self, keys: list, frames: list[np.ndarray], timestamps: dict) -> dict:
+    def _process_streams(self, keys: list, frames: list[np.ndarray], timestamps: dict, depths: dict) -> dict:
         options, models = self._options, self._models
         states = [self._streams.setdefault(key, StreamState()) for key in keys]
         if options.static_image_mode:
@@ -271,31 +309,39 @@ class HandTracker:
             if previous:
                 self._forget_tracks(previous)
 
-        # Crops of this frame: tracked ones first (they win over detections), then new palms.
+        # Crops of this frame: tracked ones first (they win over detections), then new palms, best first.
         crop_ids = [list(state.track_ids) for state in states]
         crop_rects = [state.rects for state in states]
+        crop_confirmed = [np.ones(len(state.track_ids), bool) for state in states]  # by a palm score >= min_det.
         needs_detection = [index for index, state in enumerate(states) if self._detector_due(state, options)]
         if needs_detection:
             self.detector_runs += len(needs_detection)
-            palms = models.detector.detect([frames[index] for index in needs_detection],
-                                           options.min_detection_confidence)
-            for index, (_, boxes, keypoints) in zip(needs_detection, palms):
+            min_palm_score = min(options.min_detection_confidence, options.min_candidate_palm_confidence)
+            palms = models.detector.detect([frames[index] for index in needs_detection], min_palm_score,
+                                           tiles=options.tile_wide_images)
+            for index, (scores, boxes, keypoints) in zip(needs_detection, palms):
                 room = options.max_num_hands - len(crop_ids[index])
-                new_rects = self._drop_tracked(crop_rects[index], palms_to_hand_rects(boxes, keypoints))[:room]
-                crop_rects[index] = np.concatenate([crop_rects[index], new_rects])
-                crop_ids[index] += [None] * len(new_rects)
+                palm_rects = palms_to_hand_rects(boxes, keypoints)
+                kept = self._untracked(crop_rects[index], palm_rects)[:room]
+                crop_rects[index] = np.concatenate([crop_rects[index], palm_rects[kept]])
+                crop_ids[index] += [None] * len(kept)
+                crop_confirmed[index] = np.concatenate([crop_confirmed[index],
+                                                        scores[kept] >= options.min_detection_confidence])
 
         counts = [len(ids) for ids in crop_ids]
         all_rects = np.concatenate(crop_rects)
-        batch = (models.landmark_model.run(frames, np.repeat(np.arange(len(keys)), counts), all_rects)
-                 if len(all_rects) else None)
+        image_indices = np.repeat(np.arange(len(keys)), counts)
+        batch = models.landmark_model.run(frames, image_indices, all_rects) if len(all_rects) else None
+        is_new = np.array([track_id is None for ids in crop_ids for track_id in ids], bool)
+        accepted = (self._read_new_hands(frames, image_indices, all_rects, batch, is_new,
+                                         np.concatenate(crop_confirmed)) if batch is not None else is_new)
 
         results = {}
         ended = []
         for index, (key, state, ids, offset) in enumerate(zip(keys, states, crop_ids, np.cumsum([0] + counts))):
             rows = np.arange(offset, offset + len(ids))
             if len(rows):
-                present = batch.presence[rows] >= options.min_presence_confidence
+                present = accepted[rows]
                 present[present] = ~duplicate_mask(batch.landmarks[rows[present]])
                 rows, ids = rows[present], [track_id for track_id, alive in zip(ids, present) if alive]
             ended += [track_id for track_id in state.track_ids if track_id not in ids]
@@ -306,25 +352,62 @@ class HandTracker:
                             for track_id, row in zip(track_ids, rows)]
         if ended:
             self._forget_tracks(ended)
-        return {key: self._finish_hands(hands, timestamps[key], key, frame.shape[1::-1])
+        return {key: self._finish_hands(hands, timestamps[key], key, frame.shape[1::-1], depths.get(key))
                 for (key, hands), frame in zip(results.items(), frames)}
 
     def _detector_due(self, state: StreamState, options: TrackerOptions) -> bool:
+        """Whether the detector runs on this stream's image now: always while no hand is tracked, never while
+        max_num_hands are, and otherwise after ``state.detection_gap`` images. Each run doubles that gap, from
+        detection_interval (unless 1) up to max_detection_interval; a hand found since the last look sets it back to
+        detection_interval, and a hand lost does too, with a look at once (the detector is what finds it again,
+        or a hand that took its place)."""
+        tracked = frozenset(state.track_ids)
+        if tracked != state.scheduled_ids:
+            state.detection_gap = options.detection_interval
+            if state.scheduled_ids - tracked:
+                state.frames_since_detection = state.detection_gap
+        state.scheduled_ids = tracked
         state.frames_since_detection += 1
-        due = len(state.track_ids) < options.max_num_hands and (
-            not state.track_ids or state.frames_since_detection >= options.detection_interval)
+        due = len(tracked) < options.max_num_hands and (
+            not tracked or state.frames_since_detection >= state.detection_gap)
         if due:
             state.frames_since_detection = 0
+            # detection_interval 1 is MediaPipe's rule, every image: it never grows.
+            cap = options.max_detection_interval if options.detection_interval > 1 else 1
+            state.detection_gap = max(options.detection_interval, min(2 * state.detection_gap, cap))
         return due
 
-    def _drop_tracked(self, tracked_rects: np.ndarray, new_rects: np.ndarray) -> np.ndarray:
-        """New crops that do not overlap a tracked crop by IoU > min_tracking_iou, nor an earlier new crop."""
-        kept = np.zeros((0, 5))
-        for rect in new_rects:
-            others = np.concatenate([tracked_rects, kept])
+    def _untracked(self, tracked_rects: np.ndarray, new_rects: np.ndarray) -> np.ndarray:
+        """Indices of the new crops that do not overlap a tracked crop by IoU > min_tracking_iou, nor an
+        earlier kept new crop."""
+        kept = []
+        for index, rect in enumerate(new_rects):
+            others = np.concatenate([tracked_rects, new_rects[kept]])
             if len(others) == 0 or axis_aligned_iou(rect[None], others).max() <= self._options.min_tracking_iou:
-                kept = np.concatenate([kept, rect[None]])
-        return kept
+                kept.append(index)
+        return np.array(kept, int)
+
+    def _read_new_hands(self, frames: list[np.ndarray], image_indices: np.ndarray, rects: np.ndarray, batch,
+                        is_new: np.ndarray, confirmed_palm: np.ndarray) -> np.ndarray:
+        """Which crops hold a hand. A tracked crop does when its presence reaches min_presence_confidence. New
+        crops are first read a second time (``refine_new_hands``) from the upright, tight crop their first
+        landmarks give, the tracking crop, whose presence is often higher than the palm crop's when the palm
+        was half-seen; the reading with the higher presence replaces the row of ``batch`` and of ``rects``.
+        A new crop holds a hand when its palm scored min_detection_confidence and its first presence reaches
+        min_presence_confidence (MediaPipe's rule), or else when its best presence reaches
+        min_candidate_presence: a candidate palm or a weak first reading needs the landmark model's word."""
+        options = self._options
+        first_presence = batch.presence.copy()
+        new_rows = np.flatnonzero(is_new)
+        if options.refine_new_hands and len(new_rows):
+            refined_rects = tracking_rects(batch.landmarks[new_rows])
+            refined = self._models.landmark_model.run(frames, image_indices[new_rows], refined_rects)
+            better = refined.presence > batch.presence[new_rows]
+            batch.replace_rows(new_rows[better], refined, np.flatnonzero(better))
+            rects[new_rows[better]] = refined_rects[better]
+        confirmed = first_presence >= options.min_presence_confidence
+        return np.where(is_new, (confirmed_palm & confirmed) | (batch.presence >= options.min_candidate_presence),
+                        confirmed)
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -336,11 +419,11 @@ class HandTracker:
                     landmarks=batch.landmarks[row], world_landmarks=batch.world_landmarks[row],
                     rect=to_rotated_rect(rect), frame_handedness=label, frame_handedness_score=score)
 
-    def _finish_hands(self, hands: list[Hand], timestamp: float | None, stream, image_size: tuple[int, int]
-                      ) -> list[Hand]:
+    def _finish_hands(self, hands: list[Hand], timestamp: float | None, stream, image_size: tuple[int, int],
+                      depth: np.ndarray | None = None) -> list[Hand]:
         """Per-track post-processing of this frame's hands (ids assigned, raw landmarks): One Euro smoothing,
         handedness averaged over the track, the gesture held for ``gesture_hold_frames``, and the pose when
-        the hand's stream has camera intrinsics."""
+        the hand's stream has camera intrinsics, from ``depth`` where it has enough for the hand."""
         if not self._options.smoothing:
             self._smoother.reset()  # so that switching smoothing back on starts from fresh landmarks
         camera = self._intrinsics.get(stream)
@@ -361,7 +444,23 @@ class HandTracker:
                                                 else self._gestures.update(hand.id, gesture, float(score)))
             if camera is not None:
                 hand.pose = estimate_hand_pose(hand.world_landmarks, hand.landmarks, camera)
+                if depth is not None:
+                    hand.pose = self._depth_pose(hand, camera, depth, stream) or hand.pose
         return hands
+
+    def _depth_pose(self, hand: Hand, camera: CameraIntrinsics, depth: np.ndarray, stream):
+        """``fuse_depth``'s pose of ``hand``, or None (the caller keeps the hand-model pose): too little
+        depth on the hand, or a depth image it refuses (not registered to the colour image), which is
+        counted in ``depth_errors`` and logged once per stream; it never fails the frame."""
+        try:
+            return fuse_depth(hand.world_landmarks, hand.landmarks, camera, depth)
+        except ValueError as error:
+            count = self.depth_errors.get(stream, 0)
+            self.depth_errors[stream] = count + 1
+            if not count:
+                LOGGER.warning("stream %r: depth image not used, hand-model poses instead: %s; further ones "
+                               "are counted in HandTracker.depth_errors", stream, error)
+            return None
 
     def _forget_tracks(self, ended_ids: list[int]) -> None:
         """Called with the ids of tracks that ended, so per-track state can be dropped."""

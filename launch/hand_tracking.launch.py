@@ -3,8 +3,12 @@
     ros2 launch hand_tracking_ros hand_tracking.launch.py image_topic:=/camera/image_raw
     ros2 launch hand_tracking_ros hand_tracking.launch.py camera:=v4l2 rviz:=true
     ros2 launch hand_tracking_ros hand_tracking.launch.py camera:=file file:=/path/to/video.mp4 rviz:=true
+    # An RGB-D camera (RealSense started with align_depth.enable:=true), hands as tf frames:
+    ros2 launch hand_tracking_ros hand_tracking.launch.py image_topic:=/camera/camera/color/image_raw \
+        depth_topic:=/camera/camera/aligned_depth_to_color/image_raw publish_tf:=true
 
-Results go to the image topic's namespace (/camera/hands, /camera/hands/markers, /camera/hands/image).
+Results go to the image topic's namespace (/camera/hands, /camera/hands/markers, /camera/hands/poses,
+/camera/hands/image).
 Several cameras: list them in image_topics of your own parameter file and pass params_file:=that.yaml.
 camera:=v4l2, camera:=file and rviz:=true need ros-$ROS_DISTRO-v4l2-camera, ros-$ROS_DISTRO-image-publisher and
 ros-$ROS_DISTRO-rviz2; without them the launch stops before it starts any node and says what to install.
@@ -40,6 +44,13 @@ ARGUMENTS = [
     ("image_topic", "",
      f"Image topic to track (sensor_msgs/Image). Default: {DEFAULT_IMAGE_TOPIC}, or the image_topics of "
      "params_file when you pass your own file (several cameras) and start no camera."),
+    ("depth_topic", "",
+     "Aligned depth image topic of image_topic (sensor_msgs/Image, 16UC1 millimetres or 32FC1 metres, registered "
+     "to the colour image), for example /camera/camera/aligned_depth_to_color/image_raw of a RealSense started "
+     "with align_depth.enable:=true. Hands then get their 3D landmarks from it (needs camera_info). Default: none."),
+    ("publish_tf", "false",
+     "true: broadcast each tracked hand with a metric pose as the tf frame hand_<id>, child of the image's "
+     "frame (false: as params_file says)."),
     ("params_file", DEFAULT_PARAMS, "Parameter file of hand_tracking_node."),
     ("camera", "none",
      "Camera to start: none (use a running one), v4l2 (USB camera via v4l2_camera) or file (image_publisher "
@@ -81,12 +92,14 @@ def launch_setup(context):
         except ValueError:
             raise ValueError(f"{name}:={arg(name)} is not a number") from None
 
-    camera, rviz = arg("camera"), arg("rviz").lower()
+    def boolean(name: str) -> bool:
+        if arg(name).lower() not in ("true", "false"):
+            raise ValueError(f"{name}:={arg(name)} is not true or false")
+        return arg(name).lower() == "true"
+
+    camera, rviz, publish_tf = arg("camera"), boolean("rviz"), boolean("publish_tf")
     if camera not in ("none", "v4l2", "file"):
         raise ValueError(f"camera:={camera} is not one of none, v4l2, file")
-    if rviz not in ("true", "false"):
-        raise ValueError(f"rviz:={arg('rviz')} is not true or false")
-    rviz = rviz == "true"
     # Every check comes before the actions are returned: one failing after a node started leaves it running.
     _check_optional_nodes(context, camera, rviz)
     own_params_file = arg("params_file") != DEFAULT_PARAMS
@@ -94,9 +107,16 @@ def launch_setup(context):
     image_topic = arg("image_topic") or (None if own_params_file and camera == "none" else DEFAULT_IMAGE_TOPIC)
     if camera == "file" and not arg("file"):
         raise ValueError("camera:=file needs file:=/path/to/image_or_video")
+    if arg("depth_topic") and not image_topic:
+        raise ValueError("depth_topic:= goes with image_topic:=; for the cameras of your params_file, list their "
+                         "depth_topics there")
     overrides = {}
     if image_topic:
         overrides["image_topics"] = [image_topic]
+    if arg("depth_topic"):
+        overrides["depth_topics"] = [arg("depth_topic")]
+    if publish_tf:
+        overrides["publish_tf"] = True
     if rviz:
         overrides["publish_annotated_image"] = True
     actions = [Node(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -16,8 +17,10 @@ sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 # The references that parity tests compare with come from the `parity` extra, which installs each only
 # where it has wheels; elsewhere those tests skip and say why.
-PARITY_WHEELS = {"mediapipe": "mediapipe 0.10.21 has wheels for Python 3.10-3.12",
-                 "tflite_runtime": "tflite-runtime 2.14.0 has wheels for Linux and Python 3.10-3.11"}
+MEDIAPIPE_WHEELS = "mediapipe 0.10.21 has wheels for Python 3.10-3.12"
+# TFLite's Python interpreter: tflite-runtime up to Python 3.11, its successor ai-edge-litert from 3.12.
+TFLITE_INTERPRETERS = ("tflite_runtime.interpreter", "ai_edge_litert.interpreter")
+TFLITE_WHEELS = "tflite-runtime 2.14.0 on Linux with Python 3.10-3.11, ai-edge-litert 2.3.0 on Linux with 3.12"
 
 # Launch tests need launch_testing's runner: `launch_test FILE` or `colcon test`. pytest 8 and 9 cannot
 # collect them with the launch_testing of Humble and Jazzy ("found no collectors"), and pytest.ini keeps
@@ -25,16 +28,38 @@ PARITY_WHEELS = {"mediapipe": "mediapipe 0.10.21 has wheels for Python 3.10-3.12
 LAUNCH_TESTS = {"test_node_launch.py"}
 
 
-def import_parity_reference(module: str):
-    """Import mediapipe or tflite_runtime (or a submodule), or skip the test with the reason."""
-    top = module.split(".")[0]
-    return pytest.importorskip(module, reason=f"{top} is not installed: pip install -e \".[parity]\" "
-                                              f"({PARITY_WHEELS[top]})")
+def import_mediapipe():
+    """The reference implementation, or a skip of the test with the reason."""
+    return pytest.importorskip("mediapipe", reason=f"mediapipe is not installed: pip install -e \".[parity]\" "
+                                                   f"({MEDIAPIPE_WHEELS})")
+
+
+def import_tflite_interpreter():
+    """A module with TFLite's ``Interpreter``, or a skip of the test with the reason."""
+    for module in TFLITE_INTERPRETERS:
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            continue
+    pytest.skip(f"no TFLite interpreter installed: pip install -e \".[parity]\" ({TFLITE_WHEELS})")
 
 
 class LaunchTestFile(pytest.File):
+    """A launch test as plain pytest sees it: one skipped item, the file never imported."""
+
     def collect(self):
-        pytest.skip(f"a ROS 2 launch test: run it with `launch_test test/{self.path.name}` or `colcon test`")
+        item = LaunchTestItem.from_parent(self, name=self.path.stem)
+        item.add_marker(pytest.mark.skip(
+            reason=f"a ROS 2 launch test: run it with `launch_test test/{self.path.name}` or `colcon test`"))
+        yield item
+
+
+class LaunchTestItem(pytest.Item):
+    def runtest(self):  # never called: the skip marker ends the item first
+        raise NotImplementedError("launch tests run under launch_test, not pytest")
+
+    def reportinfo(self):
+        return self.path, 0, self.name
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -94,9 +94,32 @@ def test_auto_prefers_tensorrt_with_engine_cache_and_dynamic_batch(monkeypatch, 
 
 @pytest.mark.parametrize("file_name", ["palm_detection_full.onnx", "palm_detection_lite.onnx",
                                        "hand_landmark_full.onnx", "hand_landmark_lite.onnx"])
-def test_thread_pools_stop_spinning_when_a_run_returns(file_name):
-    # onnxruntime's default keeps pool threads spinning for tens of milliseconds after each run, a core burnt
-    # between camera frames. How much CPU that is depends on the machine and its load, so it is measured by
-    # benchmarks/idle_cpu.py (0.0001 against 0.04 CPU seconds in a 0.2 s pause); here, the setting itself.
-    session = OnnxModel(*load_model_bytes(file_name), device="cpu").session
-    assert session.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"
+def test_thread_pools_never_spin(file_name):
+    # Spinning pool threads meet at every operator: with another process on one of the cores each operator
+    # waits for a thread that is not running, and idle they burn a core after each run. How much that costs
+    # depends on the machine and its load, so benchmarks/speed.py (loaded rows) and benchmarks/idle_cpu.py
+    # measure it; here, the setting itself.
+    session = OnnxModel(*load_model_bytes(file_name), device="cpu", threads=2).session
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_automatic_threads_split_a_batch_into_single_threaded_runs_with_the_same_outputs():
+    # threads=0: one onnxruntime thread per run, a batch split into runs side by side (one per core, at
+    # most MAX_BATCH_WORKERS); the outputs are those of one run over the whole batch.
+    automatic = OnnxModel(*load_model_bytes("hand_landmark_full.onnx"), device="cpu")
+    assert automatic.session.get_session_options().intra_op_num_threads == 1
+    assert automatic.batch_workers == backend.batch_workers(0) >= 1
+    batch = np.random.default_rng(0).random((3, 3, 224, 224), dtype=np.float32)
+    whole = automatic.session.run(None, {"input": batch})
+    for split, plain in zip(automatic.run(batch), whole):
+        np.testing.assert_allclose(split, plain, rtol=1e-5, atol=1e-6)
+    explicit = OnnxModel(*load_model_bytes("hand_landmark_full.onnx"), device="cpu", threads=2)
+    assert explicit.batch_workers == 1
+    assert explicit.session.get_session_options().intra_op_num_threads == 2
+
+
+def test_one_worker_per_core_at_most_four(monkeypatch):
+    for cores, workers in ((1, 1), (2, 2), (16, backend.MAX_BATCH_WORKERS)):
+        monkeypatch.setattr(backend.os, "cpu_count", lambda cores=cores: cores)
+        assert backend.batch_workers(0) == workers
+    assert backend.batch_workers(3) == 1

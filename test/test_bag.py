@@ -8,13 +8,16 @@ import cv2
 import numpy as np
 import pytest
 from conftest import read_video
+from synthetic_depth import synthetic_depth_image
 # The rest of this module needs rosbags, a test dependency.
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.serde import SerdeError
 
 from hand_tracking_ros import HandTracker, bag
+from hand_tracking_ros.pose import CameraIntrinsics
 from hand_tracking_ros.rosbags_messages import make_typestore
+from hand_tracking_ros.types import DEPTH_HAND_MODEL, DEPTH_IMAGE, DEPTH_NONE
 
 FRAMES = 24          # enough for detection then tracking, small enough for CI
 START_NS = 1_700_000_000 * 10**9
@@ -103,7 +106,7 @@ def test_hands_and_markers_are_added_with_stamps_kept(video_frames, tmp_path):
     assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw") == 0
 
     before, after = read_bag(source), read_bag(output)
-    assert set(after) == set(before) | {"/cam/hands", "/cam/hands/markers"}
+    assert set(after) == set(before) | {"/cam/hands", "/cam/hands/markers", "/cam/hands/poses"}
     for topic, messages in before.items():  # originals unchanged, byte for byte, same bag timestamps
         assert [(t, raw) for t, raw, _ in after[topic]] == [(t, raw) for t, raw, _ in messages]
     images, hands, markers = before["/cam/image_raw"], after["/cam/hands"], after["/cam/hands/markers"]
@@ -129,6 +132,16 @@ def test_hands_and_markers_are_added_with_stamps_kept(video_frames, tmp_path):
     assert 0.1 < wrist_3d.z < 3.0
     assert (wrist_3d.x / wrist_3d.z * 500 + 320, wrist_3d.y / wrist_3d.z * 500 + 180) == pytest.approx(
         (wrist.x, wrist.y), abs=15)
+    # Without a depth topic the distance comes from the model's hand size; one wrist pose per hand.
+    assert all(hand.depth_source == DEPTH_HAND_MODEL for array in found for hand in array.hands)
+    camera_wrist = found[-1].hands[0].landmarks_camera[0]
+    assert (camera_wrist.x, camera_wrist.y, camera_wrist.z) == pytest.approx((wrist_3d.x, wrist_3d.y, wrist_3d.z))
+    poses = after["/cam/hands/poses"]
+    assert [t for t, _, _ in poses] == [t for t, _, _ in hands]
+    for (_, _, array), (_, _, pose_array) in zip(hands, poses):
+        assert pose_array.header == array.header and len(pose_array.poses) == len(array.hands)
+    assert poses[-1][2].poses[0].position.z == pytest.approx(camera_wrist.z)
+    assert "/tf" not in after  # only with --tf
 
 
 def test_compressed_mcap_with_a_corrupt_image(video_frames, tmp_path):
@@ -161,7 +174,109 @@ def test_helpful_errors(video_frames, tmp_path, capsys):
     assert "exists already" in capsys.readouterr().err
     assert run_bag_command(str(tmp_path / "missing"), str(tmp_path / "out"), "--image-topic", "/x") == 1
     assert "cannot read rosbag2" in capsys.readouterr().err
+    assert run_bag_command(str(source), str(tmp_path / "out"), "--image-topic", "/cam/image_raw",
+                           "--depth-topic", "/cam/depth", "--depth-topic", "/cam2/depth") == 1
+    assert "2 --depth-topic for 1 --image-topic" in capsys.readouterr().err
+    assert run_bag_command(str(source), str(tmp_path / "out"), "--image-topic", "/cam/image_raw",
+                           "--depth-topic", "/cam/depth") == 1
+    assert "depth topic /cam/depth is not in the bag" in capsys.readouterr().err
+    assert run_bag_command(str(source), str(tmp_path / "out"), "--image-topic", "/cam/image_raw",
+                           "--depth-topic", "/chatter") == 1
+    assert "depth topic /chatter holds std_msgs/msg/String" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # an error found before writing leaves no output behind
+
+
+# --- RGB-D: an aligned depth image per colour image, recorded just after it
+
+
+DEPTH_FRAMES = 8
+DEPTH_RECORD_DELAY_NS = 15_000_000  # aligned_depth_to_color is published after its colour image
+HAND_SCALE = 1.1  # the depth image's hand over the hand-model pose's: the depth image must win
+
+
+def depth_message(index: int, depth_mm: np.ndarray):
+    return T["sensor_msgs/msg/Image"](header=header(index), height=depth_mm.shape[0], width=depth_mm.shape[1],
+                                      encoding="16UC1", is_bigendian=0, step=depth_mm.shape[1] * 2,
+                                      data=depth_mm.astype("<u2").view(np.uint8).reshape(-1))
+
+
+def rgbd_records(frames) -> tuple[list, dict[int, float]]:
+    """Colour images with camera_info (fx = 500) and a depth image of each frame's hand, rendered HAND_SCALE
+    times farther along its pixels' rays than its hand-model pose: no depth image for frame 3 and an empty
+    one (all holes) for frame 5. Also {frame: true wrist depth} of the frames whose depth image shows a hand."""
+    camera = CameraIntrinsics(fx=500.0, fy=500.0, cx=320.0, cy=180.0, width=640, height=360)
+    tracker = HandTracker()
+    tracker.set_camera_intrinsics(camera)
+    records = [info_record(camera_info_message(640, 360))] + image_records(frames)
+    with_depth = {}
+    for index, frame in enumerate(frames):
+        hands = tracker.process(frame, (START_NS + index * PERIOD_NS) * 1e-9)
+        if index == 3:
+            continue
+        joints = [HAND_SCALE * hand.pose.landmarks_camera for hand in hands if hand.pose.valid]
+        depth = synthetic_depth_image(joints, camera, 640, 360, np.random.default_rng(index),
+                                      background_m=1.5 if not joints else max(j[:, 2].max() for j in joints) + 0.5)
+        if index == 5:
+            depth[:] = 0
+        elif len(joints) == 1:
+            with_depth[index] = float(joints[0][0, 2])
+        records.append(("/cam/depth", "sensor_msgs/msg/Image",
+                        START_NS + index * PERIOD_NS + RECORD_DELAY_NS + DEPTH_RECORD_DELAY_NS,
+                        depth_message(index, depth)))
+    return sorted(records, key=lambda record: record[2]), with_depth
+
+
+def test_depth_images_give_depth_fused_hands_poses_and_tf(video_frames, tmp_path, capsys):
+    records, with_depth = rgbd_records(video_frames[:DEPTH_FRAMES])
+    assert len(with_depth) >= DEPTH_FRAMES - 3
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, records)
+
+    assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw", "--depth-topic",
+                           "/cam/depth", "--depth-slop", "0.02", "--tf", "--tf-prefix", "front_") == 0
+
+    after = read_bag(output)
+    hands, poses, transforms = after["/cam/hands"], after["/cam/hands/poses"], after["/tf"]
+    assert stamps_of(hands) == stamps_of(poses) == [START_NS + i * PERIOD_NS for i in range(DEPTH_FRAMES)]
+    for index, ((image_time, _, _), (_, _, array), (_, _, pose_array)) in enumerate(
+            zip(after["/cam/image_raw"], hands, poses)):
+        assert hands[index][0] == image_time  # results at the image's bag time, also when written later
+        for hand, pose in zip(array.hands, pose_array.poses):
+            assert hand.pose_valid
+            wrist = hand.landmarks_camera[0]
+            if index in with_depth:
+                # The depth image's hand is 10 % (about 5 cm) farther than the hand model's: it was used.
+                assert hand.depth_source == DEPTH_IMAGE and hand.depth_landmark_count >= 10
+                assert wrist.z == pytest.approx(with_depth[index], abs=0.01)
+            else:
+                assert hand.depth_source == DEPTH_HAND_MODEL and hand.depth_landmark_count == 0
+            assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx((wrist.x, wrist.y, wrist.z))
+    assert sum(bool(hands[index][2].hands) for index in with_depth) >= len(with_depth) - 1
+    # Every hand with a pose has its tf frame, child of the image's frame, at the image's stamp and bag time.
+    assert [t for t, _, _ in transforms] == [t for t, _, array in hands if array.hands]
+    for (_, _, tf_message), (_, _, array) in zip(transforms, [h for h in hands if h[2].hands]):
+        assert [t.child_frame_id for t in tf_message.transforms] == [f"front_hand_{hand.id}" for hand in array.hands]
+        assert all(t.header == array.header for t in tf_message.transforms)
+    err = capsys.readouterr().err
+    assert f"/cam/image_raw: {DEPTH_FRAMES - 1} frames with a depth image" in err
+    assert "/cam/image_raw: 1 frames without depth (1 no depth image within depth_slop)" in err
+
+
+def test_depth_with_the_wrong_size_is_reported_and_the_frames_tracked(video_frames, tmp_path, capsys):
+    frames = video_frames[:3]
+    half = np.full((180, 320), 800, np.uint16)
+    records = [info_record(camera_info_message(640, 360))] + image_records(frames) + [
+        ("/cam/depth", "sensor_msgs/msg/Image", START_NS + i * PERIOD_NS + RECORD_DELAY_NS + 1,
+         depth_message(i, half)) for i in range(3)]
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, sorted(records, key=lambda record: record[2]))
+
+    assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw",
+                           "--depth-topic", "/cam/depth") == 0
+
+    hands = read_bag(output)["/cam/hands"]
+    assert len(hands) == 3 and all(hand.depth_source == DEPTH_HAND_MODEL for _, _, a in hands for hand in a.hands)
+    assert "3 frames without depth (3 depth image not registered to the colour image)" in capsys.readouterr().err
 
 
 # --- Hostile bags: every good frame gives its results, every bad message is counted, OUT is always readable
@@ -282,6 +397,10 @@ def test_other_message_types_on_the_image_topic(video_frames, tmp_path, capsys):
 
     after = read_bag(output)
     assert len(after["/cam/hands"]) == 3 and len(after["/cam/image_raw"]) == 5
+    # No camera_info in this bag: no metric pose, so DEPTH_NONE and a NaN wrist pose per hand.
+    hands = [hand for _, _, array in after["/cam/hands"] for hand in array.hands]
+    assert hands and all(hand.depth_source == DEPTH_NONE and not hand.pose_valid for hand in hands)
+    assert all(np.isnan(pose.position.x) for _, _, array in after["/cam/hands/poses"] for pose in array.poses)
     err = capsys.readouterr().err
     assert "/cam/image_raw: 2 other messages copied, not tracked (2 std_msgs/msg/String)" in err
     assert "Traceback" not in err
@@ -338,3 +457,27 @@ def test_a_failure_mid_run_leaves_a_finished_bag(video_frames, tmp_path):
 
     after = read_bag(output)
     assert len(after["/cam/hands"]) == 1 and len(after["/cam/image_raw"]) == 2
+
+
+def test_tf_goes_into_the_bags_own_tf_topic(video_frames, tmp_path):
+    """A robot bag has /tf already: the hands' frames join it (one /tf topic for tf listeners)."""
+    camera_mount = T["tf2_msgs/msg/TFMessage"](transforms=[T["geometry_msgs/msg/TransformStamped"](
+        header=T["std_msgs/msg/Header"](stamp=header(0).stamp, frame_id="base_link"),
+        child_frame_id="camera_optical_frame",
+        transform=T["geometry_msgs/msg/Transform"](
+            translation=T["geometry_msgs/msg/Vector3"](x=0.1, y=0.0, z=1.0),
+            rotation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)))])
+    records = [info_record(camera_info_message(640, 360)), ("/tf", "tf2_msgs/msg/TFMessage", START_NS, camera_mount),
+               *image_records(video_frames[:3])]
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_bag(source, records)
+
+    assert run_bag_command(str(source), str(output), "--image-topic", "/cam/image_raw", "--tf") == 0
+
+    with Reader(output) as reader:
+        assert [connection.topic for connection in reader.connections].count("/tf") == 1
+    tf_messages = [message for _, _, message in read_bag(output)["/tf"]]
+    assert tf_messages[0].transforms[0].child_frame_id == "camera_optical_frame"  # the original, unchanged
+    hands = [array for _, _, array in read_bag(output)["/cam/hands"] if array.hands]
+    assert [[t.child_frame_id for t in message.transforms] for message in tf_messages[1:]] == [
+        [f"hand_{hand.id}" for hand in array.hands] for array in hands]

@@ -14,6 +14,7 @@ import time
 from importlib.metadata import PackageNotFoundError, distribution, entry_points
 
 import cv2
+import numpy as np
 import pytest
 from conftest import DATA_DIR
 
@@ -23,7 +24,8 @@ from hand_tracking_ros.sources import FrameSource
 VIDEO = DATA_DIR / "videos/reaching_hand_640x360.mp4"
 SUMMARY = re.compile(r"^hand-tracking: (\d+) frames, (\d+) with hands, (\d+) skipped(?: \((.*)\))?$")
 
-HAND_KEYS = {"id", "handedness", "handedness_score", "presence", "landmarks", "world_landmarks", "gesture"}
+HAND_KEYS = {"id", "handedness", "handedness_score", "presence", "landmarks", "world_landmarks", "gesture",
+             "landmarks_camera", "finger_flexion"}
 
 
 def command(*arguments: str) -> list[str]:
@@ -56,6 +58,8 @@ def assert_schema(record: dict) -> None:
         assert len(hand["landmarks"]) == 21 and all(len(point) == 3 for point in hand["landmarks"])
         assert len(hand["world_landmarks"]) == 21 and all(len(point) == 3 for point in hand["world_landmarks"])
         assert hand["gesture"] is None or isinstance(hand["gesture"], str)
+        assert hand["landmarks_camera"] is None  # the track command has no camera intrinsics
+        assert len(hand["finger_flexion"]) == 15 and all(0 <= angle < 3.2 for angle in hand["finger_flexion"])
 
 
 def test_console_script_is_declared():
@@ -281,6 +285,25 @@ def test_track_source_runs_a_source_into_a_stream(tmp_path):
         records = [json.loads(line) for line in output.getvalue().splitlines()]
         assert [record["source"] for record in records] == ["hand_left.jpg", "thumb_up_2.jpg"]
         assert sorted(path.name for path in (tmp_path / "drawn").iterdir()) == ["hand_left.jpg", "thumb_up_2.jpg"]
+
+
+def test_a_tracker_with_intrinsics_gives_landmarks_in_the_camera_frame():
+    from hand_tracking_ros.pose import CameraIntrinsics
+    from hand_tracking_ros.tracker import HandTracker
+
+    tracker = HandTracker(static_image_mode=True, max_num_hands=1)
+    tracker.set_camera_intrinsics(CameraIntrinsics(fx=640.0, fy=640.0, cx=320.0, cy=213.5, width=640, height=427))
+    output = io.StringIO()
+    track_source(DATA_DIR / "hands/hand_left.jpg", output, tracker)
+    (hand,) = json.loads(output.getvalue())["hands"]
+    assert set(hand) == HAND_KEYS
+    wrist = np.array(hand["landmarks_camera"][0])
+    assert len(hand["landmarks_camera"]) == 21 and 0.1 < wrist[2] < 3.0
+    # Near the wrist's pixel: the hand-model pose places the model's hand shape as a whole (15 px off here).
+    assert wrist[:2] / wrist[2] * 640 + [320, 213.5] == pytest.approx(hand["landmarks"][0][:2], abs=30)
+    # A thumb up (hand_left.jpg): the four fingers curled at their PIP joints (about 1.1 to 1.7 rad), the
+    # thumb's joints straight (under 0.4).
+    assert min(hand["finger_flexion"][4::3]) > 0.8 and max(hand["finger_flexion"][:3]) < 0.6
 
 
 def test_help_documents_the_exit_status(capsys):

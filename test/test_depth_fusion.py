@@ -160,3 +160,38 @@ def test_depth_source_of_a_hand(scenes):
     assert hand.depth_source == DEPTH_HAND_MODEL
     hand.pose = scene.fuse(scene.depth(0))
     assert hand.depth_source == DEPTH_IMAGE
+
+
+def test_the_tracker_fuses_each_streams_own_depth_image(scenes):
+    """process_streams(depths=...): the stream with a depth image gets depth-fused poses, the other the
+    hand-model pose; a depth image of the wrong size is counted and leaves the hand-model pose."""
+    first, second = scenes[0], scenes[1]
+    assert (first.name, second.name) == PHOTOS[:2]  # one hand each: the tracker finds the same hand again
+    tracker = HandTracker(static_image_mode=True, max_num_hands=2)
+    images = {"rgbd": load_rgb(first.name), "rgb": load_rgb(second.name)}
+    tracker.set_camera_intrinsics(first.camera, stream="rgbd")
+    tracker.set_camera_intrinsics(second.camera, stream="rgb")
+
+    hands = tracker.process_streams(images, depths={"rgbd": first.depth(0)})
+
+    (fused,), (model,) = hands["rgbd"], hands["rgb"]
+    assert fused.depth_source == DEPTH_IMAGE and model.depth_source == DEPTH_HAND_MODEL
+    assert first.errors(fused.pose.landmarks_camera)[0] < 0.01
+    assert second.errors(model.pose.landmarks_camera)[0] > 0.04  # the model's average hand size
+    assert tracker.depth_errors == {}
+
+    unregistered = first.depth(0)[::2, ::2]
+    (hand,) = tracker.process_streams({"rgbd": images["rgbd"]}, depths={"rgbd": unregistered})["rgbd"]
+    assert hand.depth_source == DEPTH_HAND_MODEL and tracker.depth_errors == {"rgbd": 1}
+
+
+def test_the_tracker_refuses_bad_depth_arguments_before_running(scenes):
+    tracker = HandTracker(static_image_mode=True)
+    image = load_rgb(scenes[0].name)
+    for depths, message in (({None: np.zeros((4, 4), np.int32)}, "uint16 millimetres or float metres"),
+                            ({None: [[1.0]]}, "numpy array"),
+                            ({None: np.zeros((4, 4, 3), np.uint16)}, r"shape \(H, W\)"),
+                            ({"other": np.zeros((4, 4), np.uint16)}, "has no image")):
+        with pytest.raises(ValueError, match=message):
+            tracker.process_streams({None: image}, depths=depths)
+    assert tracker.detector_runs == 0

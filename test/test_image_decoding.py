@@ -16,6 +16,7 @@ from hand_tracking_ros.image_decoding import (
     ENCODINGS,
     ImageDecodeError,
     compressed_image_to_rgb,
+    depth_image_to_metres,
     image_to_rgb,
     message_to_rgb,
     rgb_image_fields,
@@ -297,3 +298,69 @@ def test_every_listed_encoding_decodes():
         msg = image(encoding, np.zeros((rows, 4 * layout.samples * layout.sample_bytes), np.uint8), width=4,
                     height=4)
         check_rgb(image_to_rgb(msg), (4, 4))
+
+
+# --- Depth images (16UC1 millimetres, 32FC1 metres) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def depth_mm(photo):
+    """Millimetres from 0.4 to 1.4 m shaped like the photo (every byte value occurs in both bytes), with
+    holes (0) where the photo is darkest."""
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.uint16)
+    return np.where(grey < 30, 0, 400 + grey * 4).astype(np.uint16)
+
+
+@pytest.mark.parametrize("bigendian", [False, True])
+def test_16uc1_depth_is_millimetres_with_holes_as_nan(depth_mm, bigendian):
+    rows = depth_mm.astype(">u2" if bigendian else "<u2")
+    msg = image("16UC1", rows, pad=PAD, bigendian=bigendian)
+    metres = depth_image_to_metres(msg)
+    assert metres.dtype == np.float32 and metres.shape == depth_mm.shape
+    holes = depth_mm == 0
+    assert holes.any() and np.isnan(metres[holes]).all()
+    np.testing.assert_allclose(metres[~holes], depth_mm[~holes] / 1000.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bigendian", [False, True])
+def test_32fc1_depth_is_metres_and_zero_nan_inf_are_holes(depth_mm, bigendian):
+    metres_in = (depth_mm / 1000.0).astype(np.float32)
+    metres_in[0, :3] = [np.nan, np.inf, -1.0]
+    msg = image("16UC1", metres_in.astype(">f4" if bigendian else "<f4"), pad=PAD, bigendian=bigendian,
+                width=depth_mm.shape[1])
+    msg.encoding = "32FC1"
+    metres = depth_image_to_metres(msg)
+    valid = np.isfinite(metres_in) & (metres_in > 0)
+    assert (~valid).sum() > 3 and np.isnan(metres[~valid]).all()
+    np.testing.assert_array_equal(metres[valid], metres_in[valid])
+
+
+@pytest.mark.parametrize("encoding", ["mono16", "16SC1", "32FC3", "64FC1", "8UC1", "rgb8", "compressedDepth"])
+def test_other_depth_encodings_are_refused_with_a_reason(encoding):
+    msg = image("16UC1", np.zeros((4, 4), np.uint16))
+    msg.encoding = encoding
+    with pytest.raises(ImageDecodeError, match=f"depth encoding '{encoding}' is not a depth image") as error:
+        depth_image_to_metres(msg)
+    assert error.value.reason == "unsupported encoding" and "16UC1" in str(error.value)
+
+
+def test_compressed_depth_messages_are_refused():
+    msg = default_message(TYPESTORE, "sensor_msgs/msg/CompressedImage")
+    msg.format = "16UC1; compressedDepth png"
+    with pytest.raises(ImageDecodeError, match="not CompressedImage") as error:
+        depth_image_to_metres(msg)
+    assert error.value.reason == "unsupported encoding"
+
+
+@pytest.mark.parametrize("change, reason, message", [
+    ({"step": 7}, "bad step", "step 7 is shorter than a row of 4 16UC1 pixels (8 bytes)"),
+    ({"data": np.zeros(31, np.uint8)}, "short data", "needs 32 bytes of data, got 31"),
+    ({"width": 0}, "empty image", "image is empty (0x4)"),
+])
+def test_inconsistent_depth_headers_are_refused_with_a_reason(change, reason, message):
+    msg = image("16UC1", np.full((4, 4), 500, np.uint16))
+    for field, value in change.items():
+        setattr(msg, field, value)
+    with pytest.raises(ImageDecodeError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+        depth_image_to_metres(msg)
+    assert error.value.reason == reason

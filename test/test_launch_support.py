@@ -34,7 +34,7 @@ def test_missing_packages_message_names_the_apt_packages():
 def test_rviz_config_shows_the_launched_cameras_topics():
     template = RVIZ_TEMPLATE.read_text()
     config = rviz_config(template, "/front/image_raw")
-    for topic in ("/front/image_raw", "/front/hands/markers", "/front/hands/image"):
+    for topic in ("/front/image_raw", "/front/hands/markers", "/front/hands/image", "/front/hands/poses"):
         assert f"Value: {topic}\n" in config
     assert "Value: /camera/" not in config
     assert rviz_config(template, None) == template  # cameras from the user's parameter file: shown as is

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import import_parity_reference
+from conftest import import_mediapipe, import_tflite_interpreter
 
 from hand_tracking_ros.backend import OnnxModel
 from hand_tracking_ros.models import (CHECKSUM_FILE, ENVIRONMENT_VARIABLE, HAND_LANDMARK, PALM_DETECTION,
@@ -49,8 +49,8 @@ def test_model_loads_with_checksum_and_io_contract(file_name):
 
 @pytest.mark.parametrize("file_name", sorted(CONTRACTS))
 def test_onnx_matches_tflite_original(file_name):
-    tflite = import_parity_reference("tflite_runtime.interpreter")
-    mediapipe_dir = import_parity_reference("mediapipe").__path__[0]  # the wheel holds the TFLite originals
+    tflite = import_tflite_interpreter()
+    mediapipe_dir = import_mediapipe().__path__[0]  # the wheel holds the TFLite originals
     interpreter = tflite.Interpreter(f"{mediapipe_dir}/{TFLITE_PATHS[file_name]}")
     interpreter.allocate_tensors()
     size = CONTRACTS[file_name][0][1]

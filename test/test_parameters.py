@@ -15,6 +15,7 @@ from hand_tracking_ros.parameters import (
     SPECS,
     Effect,
     check,
+    check_together,
     checked_changes,
     tracker_changes,
     tracker_options,
@@ -29,7 +30,9 @@ def test_the_issue_names_are_all_declared():
     assert {"max_num_hands", "min_detection_confidence", "min_presence_confidence", "min_tracking_iou",
             "model_complexity", "device", "mirrored", "static_image_mode", "image_qos_reliability",
             "image_topics", "image_transport", "publish_markers", "publish_annotated_image", "detection_interval",
-            "smoothing", "gesture_hold_frames", "marker_assumed_depth"} <= set(SPECS)
+            "smoothing", "gesture_hold_frames", "marker_assumed_depth", "depth_topics", "depth_slop", "publish_tf",
+            "tf_prefix", "target_frame"} <= set(SPECS)
+    assert (DEFAULTS["publish_tf"], DEFAULTS["tf_prefix"], DEFAULTS["target_frame"]) == (False, "", "")
 
 
 @pytest.mark.parametrize("option", OPTION_SPECS, ids=lambda option: option.name)
@@ -92,6 +95,12 @@ def test_yaml_comments_every_parameter():
     ("image_topics", ["/cam/1image"], "not a valid topic name"),
     ("image_topics", ["/cam/image_raw", "/cam/image_rect"], "both would publish on '/cam/hands'"),
     ("marker_assumed_depth", 0.0, "marker_assumed_depth must be from 0.05 to 10.0"),
+    ("depth_topics", ["/cam/depth image"], "depth_topics: '/cam/depth image' is not a valid topic name"),
+    ("depth_topics", "/cam/depth", "depth_topics must be a list of strings"),
+    ("depth_slop", -0.01, "depth_slop must be from 0.0 to 1.0"),
+    ("publish_tf", "true", "publish_tf must be a bool"),
+    ("tf_prefix", "/left_", "tf_prefix: '/left_' is not a tf frame name"),
+    ("target_frame", "base link", "target_frame: 'base link' is not a tf frame name"),
     ("no_such_parameter", 1, "unknown parameter"),
 ])
 def test_bad_values_are_refused_with_a_reason(name, value, reason):
@@ -103,6 +112,15 @@ def test_good_values_are_accepted():
                             "image_topics": ["/cam_left/image_raw", "/cam_right/image_raw"], "mirrored": True}) == {
         "max_num_hands": 4, "min_detection_confidence": 1.0, "device": "cpu",
         "image_topics": ("/cam_left/image_raw", "/cam_right/image_raw"), "mirrored": True}
+
+
+def test_depth_topics_pair_with_image_topics():
+    two_cameras = {**DEFAULTS, "image_topics": ("/left/image_raw", "/right/image_raw")}
+    check_together(two_cameras)  # the default [""]: no depth for either camera
+    check_together({**two_cameras, "depth_topics": ("/left/depth/image_raw", "")})
+    with pytest.raises(ValueError, match="depth_topics has 1 entries for 2 image_topics"):
+        check_together({**two_cameras, "depth_topics": ("/left/depth/image_raw",)})
+    assert check("tf_prefix", "left_cam_") == "left_cam_" and check("target_frame", "base_link") == "base_link"
 
 
 def test_changes_are_refused_together_when_one_is_bad():
@@ -131,19 +149,22 @@ def test_tracker_options_come_from_the_parameter_values():
     assert tracker_options({**DEFAULTS, "models_dir": "/m", "threads": 2}) == TrackerOptions(models_dir="/m", threads=2)
 
 
+def outputs_in(prefix: str) -> tuple[str, ...]:
+    """camera_info and the output topics of a camera whose image topic is in namespace ``prefix``."""
+    return tuple(prefix + name for name in ("camera_info", "hands", "hands/markers", "hands/image", "hands/poses",
+                                            "hands/poses_target"))
+
+
 @pytest.mark.parametrize("image_topic, transport, expected", [
-    ("/cam_left/image_raw", "raw", CameraTopics("/cam_left/image_raw", "/cam_left/camera_info", "/cam_left/hands",
-                                                "/cam_left/hands/markers", "/cam_left/hands/image")),
-    ("/cam_left/image_raw", "compressed",
-     CameraTopics("/cam_left/image_raw/compressed", "/cam_left/camera_info", "/cam_left/hands",
-                  "/cam_left/hands/markers", "/cam_left/hands/image")),
-    ("image", "raw", CameraTopics("image", "camera_info", "hands", "hands/markers", "hands/image")),
-    ("/image_raw", "raw", CameraTopics("/image_raw", "/camera_info", "/hands", "/hands/markers", "/hands/image")),
-    ("robot/head/image", "raw", CameraTopics("robot/head/image", "robot/head/camera_info", "robot/head/hands",
-                                             "robot/head/hands/markers", "robot/head/hands/image")),
+    ("/cam_left/image_raw", "raw", CameraTopics("/cam_left/image_raw", *outputs_in("/cam_left/"))),
+    ("/cam_left/image_raw", "compressed", CameraTopics("/cam_left/image_raw/compressed", *outputs_in("/cam_left/"))),
+    ("image", "raw", CameraTopics("image", *outputs_in(""))),
+    ("/image_raw", "raw", CameraTopics("/image_raw", *outputs_in("/"))),
+    ("robot/head/image", "raw", CameraTopics("robot/head/image", *outputs_in("robot/head/"))),
 ])
 def test_outputs_go_to_the_input_namespace(image_topic, transport, expected):
     assert camera_topics(image_topic, transport) == expected
+    assert expected.poses == expected.hands + "/poses"  # written out once, as the issue names them
 
 
 def test_topic_naming_refuses_bad_input():

@@ -6,11 +6,11 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import DATA_DIR, import_parity_reference, load_rgb, read_video
+from conftest import DATA_DIR, import_mediapipe, load_rgb, read_video
 
 from hand_tracking_ros import HandTracker
 from hand_tracking_ros.models import ModelFileError
-from hand_tracking_ros.options import OptionError, TrackerOptions
+from hand_tracking_ros.options import MEDIAPIPE_OPTIONS, OptionError, TrackerOptions
 from mediapipe_reference import match_hands, median_pixel_error  # benchmarks/, importable without mediapipe
 
 HAND_IMAGES = sorted(str(path.relative_to(DATA_DIR)) for pattern in ("hands/*.png", "hands/*.jpg", "hands/assorted/*.jpg")
@@ -26,8 +26,9 @@ def static_tracker():
 
 
 def raw_tracker(**options) -> HandTracker:
-    """A tracker without smoothing, whose landmarks are the models' own, comparable with MediaPipe's."""
-    return HandTracker(smoothing=False, **options)
+    """A tracker with MediaPipe's rules and without smoothing, whose landmarks are the models' own,
+    comparable with MediaPipe's."""
+    return HandTracker(**{**MEDIAPIPE_OPTIONS, **options})
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def video_frames():
 
 def test_images_match_mediapipe():
     mediapipe_reference = pytest.importorskip("mediapipe_reference")
-    import_parity_reference("mediapipe")
+    import_mediapipe()
     images = [load_rgb(name) for name in HAND_IMAGES]
     references = mediapipe_reference.run(images, static_image_mode=True, max_num_hands=2)
     found = 0
@@ -56,7 +57,7 @@ def test_images_match_mediapipe():
 
 def test_video_tracking_matches_mediapipe(video_frames):
     mediapipe_reference = pytest.importorskip("mediapipe_reference")
-    import_parity_reference("mediapipe")
+    import_mediapipe()
     references = mediapipe_reference.run(video_frames, static_image_mode=False, max_num_hands=2)
     tracker = raw_tracker(max_num_hands=2)
     errors = []
@@ -77,9 +78,10 @@ def test_one_hand_keeps_one_id_and_detector_stops_when_full(video_frames):
     # Tracking from landmarks: the detector ran only until the hand was found.
     assert tracker.detector_runs <= 3
     # With room for a second hand, MediaPipe's rule runs the detector on every frame (detection_interval=1);
-    # by default it looks for the second hand every third frame once one hand is tracked.
+    # with a fixed interval of 3 it looks for the second hand every third frame once one hand is tracked
+    # (the default schedule, which looks less and less often, is tested in test_detector_schedule.py).
     every_frame = HandTracker(max_num_hands=2, detection_interval=1)
-    every_third = HandTracker(max_num_hands=2)
+    every_third = HandTracker(max_num_hands=2, max_detection_interval=3)
     for frame in video_frames[:21]:
         every_frame.process(frame)
         every_third.process(frame)
