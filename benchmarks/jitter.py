@@ -92,6 +92,9 @@ class SpeedVariantFilter:
     * ``pixels``: speed in pixels per second instead of hand sizes per second (no hand-size normalisation).
     * ``predict``: a constant-velocity model: the output is moved on by the filtered velocity over the lag
       the low-pass leaves, (1 - alpha) * velocity * dt.
+    * ``output``: the speed is measured against the previous output, as in Casiez et al.'s filter, rather
+      than against the previous raw landmarks, as in MediaPipe's: the lag the low-pass leaves adds to the
+      speed, so the filter opens sooner on a move, and a still hand's noise enters once rather than twice.
     """
 
     def __init__(self, params: OneEuroParams, variant: str) -> None:
@@ -106,7 +109,8 @@ class SpeedVariantFilter:
             return points
         dt, self._time = timestamp - self._time, timestamp
         scale = 1.0 if self.variant == "pixels" else hand_scale(points)
-        velocity = (points - self._raw) / scale / dt
+        previous = self._filtered if self.variant == "output" else self._raw
+        velocity = (points - previous) / scale / dt
         self._velocity = self._velocity + _alpha(self.params.derivate_cutoff, dt) * (velocity - self._velocity)
         if self.variant == "hand":
             speed = np.linalg.norm(self._velocity.mean(axis=0))
@@ -150,6 +154,20 @@ SETTINGS = {  # label: a function that makes a fresh filter
     "no hand-size scaling, beta/200 px":
         lambda: variant_filter(OneEuroParams(D.min_cutoff, D.beta / 200), "pixels"),
     "constant-velocity model, beta 10": lambda: variant_filter(OneEuroParams(0.05, 10.0), "predict"),
+    "constant-velocity model, beta 12": lambda: variant_filter(OneEuroParams(0.05, 12.0), "predict"),
+    "constant-velocity model, beta 15": lambda: variant_filter(OneEuroParams(0.05, 15.0), "predict"),
+    "speed low-pass 0.5 Hz": lambda: product_filter(OneEuroParams(D.min_cutoff, D.beta, 0.5)),
+    "speed low-pass 0.5 Hz, beta 30": lambda: product_filter(OneEuroParams(D.min_cutoff, 30.0, 0.5)),
+    "speed vs output (Casiez), beta 20": lambda: variant_filter(OneEuroParams(0.05, 20.0), "output"),
+    "speed vs output (Casiez), beta 10": lambda: variant_filter(OneEuroParams(0.05, 10.0), "output"),
+    "speed vs output (Casiez), beta 5": lambda: variant_filter(OneEuroParams(0.05, 5.0), "output"),
+    "X lp0.2 b32": lambda: product_filter(OneEuroParams(D.min_cutoff, 32.0, 0.2)),
+    "X lp0.2 b33": lambda: product_filter(OneEuroParams(D.min_cutoff, 33.0, 0.2)),
+    "X lp0.25 b30": lambda: product_filter(OneEuroParams(D.min_cutoff, 30.0, 0.25)),
+    "X lp0.15 b40": lambda: product_filter(OneEuroParams(D.min_cutoff, 40.0, 0.15)),
+    "X lp0.15 b45": lambda: product_filter(OneEuroParams(D.min_cutoff, 45.0, 0.15)),
+    "X lp0.15 b50": lambda: product_filter(OneEuroParams(D.min_cutoff, 50.0, 0.15)),
+    "X lp0.3 b28": lambda: product_filter(OneEuroParams(D.min_cutoff, 28.0, 0.3)),
 }
 
 

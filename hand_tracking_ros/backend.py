@@ -113,8 +113,9 @@ class OnnxModel:
         if device != "auto" and PROVIDER_CHAINS[device][0] not in available:
             raise ProviderUnavailableError(
                 f"device={device!r} was asked for, but this onnxruntime offers only "
-                f"{sorted(available)}. Install onnxruntime-gpu (and CUDA 12, cuDNN 9"
-                f"{', TensorRT 10' if device == 'tensorrt' else ''}) or use device='cpu' or 'auto'.")
+                f"{sorted(available)}. Install the GPU extra: `pip install -e \".[gpu]\"` "
+                f"(onnxruntime-gpu below 1.27: CUDA 12 and cuDNN 9) or `[gpu-cuda13]` (1.27 and later: CUDA 13)"
+                f"{', and TensorRT 10' if device == 'tensorrt' else ''}, or use device='cpu' or 'auto'.")
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
