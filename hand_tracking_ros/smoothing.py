@@ -49,8 +49,10 @@ class OneEuroParams:
 #   motion (median 2.3 px from the unsmoothed landmarks on the clips sped up 3-4x). Beta 20 keeps 2.0x
 #   less jitter than MediaPipe on the held thumb-up (2.5x on second differences) with a median of 1.3 px
 #   and every frame within 13.4 px on those fast clips; beta 25: 1.8x and 1.1 px. Per-hand speed (the
-#   centroid's), a faster speed low-pass, speed in pixels rather than hand sizes and a constant-velocity
-#   model measured no better for the same jitter (see there; per-hand speed is up to 72 px off).
+#   centroid's), a faster speed low-pass, speed in pixels rather than hand sizes, a constant-velocity
+#   model and speed against the last output (Casiez et al.) measured no better for the same jitter (see
+#   there; per-hand speed is up to 72 px off). A slower speed low-pass with a higher beta looks better on
+#   the sped-up clips but its speed builds too slowly: up to 40-52 px behind a hand sweeping in at 25 fps.
 # - World: beta 40 lags by about 1.4 frames on moving fingers (world landmarks move in metres per second,
 #   slowly); beta 80 lags about 0.5 frame and still removes about 4x of the jitter.
 IMAGE_SMOOTHING = OneEuroParams(min_cutoff=0.05, beta=20.0, derivate_cutoff=1.0)
