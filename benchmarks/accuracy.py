@@ -42,6 +42,7 @@ from speed import cpu_description  # noqa: E402
 
 from hand_tracking_ros import HandTracker  # noqa: E402
 from hand_tracking_ros.options import MEDIAPIPE_OPTIONS  # noqa: E402
+from hand_tracking_ros.sources import FrameSource  # noqa: E402
 
 PIPELINES = {
     "ours, defaults": {},
@@ -57,15 +58,6 @@ PASSES = 3
 
 def load_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def video_frames(path: Path) -> list[np.ndarray]:
-    capture, frames = cv2.VideoCapture(str(path)), []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            return frames
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 def score_image(labels: list[dict], predictions: list[np.ndarray]) -> list[tuple[bool, float]]:
@@ -143,7 +135,7 @@ def main() -> int:
     labelled = [load_rgb(LABELLED / "images" / name) for name in labels]
     negatives = sorted(path for path in (DATA_DIR / "negatives").iterdir() if path.suffix.lower() in (".png", ".jpg"))
     negative_images = [load_rgb(path) for path in negatives]
-    cockatoo = video_frames(DATA_DIR / "negatives" / "cockatoo.mp4")
+    cockatoo = [frame.image_rgb for frame in FrameSource(str(DATA_DIR / "negatives" / "cockatoo.mp4"))]
     photo_paths = sorted([*(DATA_DIR / "hands").glob("*.jpg"), *(DATA_DIR / "hands").glob("*.png"),
                           *(DATA_DIR / "hands" / "assorted").glob("*.jpg")])
     photos = [load_rgb(path) for path in photo_paths]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(REPO_ROOT))
 
-from speed import cpu_description  # noqa: E402  (benchmarks/ is this script's folder)
+from speed import cpu_description, read_video, video_frames, write_video  # noqa: E402  (benchmarks/ is on sys.path)
 
 VIDEOS = ("reaching_hand_640x360.mp4", "thumbs_up_1280x720.mp4")
 FOLDERS = ("call", "four", "rock", "none")
@@ -47,24 +46,10 @@ def cut_clips(folder: Path, clip_frames: int) -> list[Path]:
     """Consecutive clips of ``clip_frames`` frames from each shared video (the last, shorter part dropped)."""
     clips = []
     for video in VIDEOS:
-        capture = cv2.VideoCapture(str(DATA_DIR / "videos" / video))
-        frames = []
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            frames.append(bgr)
-        capture.release()
-        if not frames:
-            raise SystemExit(f"cannot read {DATA_DIR / 'videos' / video}; the benchmark needs ../shared/data")
+        frames = read_video(DATA_DIR / "videos" / video)
         for start in range(0, len(frames) - clip_frames + 1, clip_frames):
-            path = folder / f"{Path(video).stem}_{start:04d}.mp4"
-            height, width = frames[0].shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (width, height))
-            for frame in frames[start:start + clip_frames]:
-                writer.write(frame)
-            writer.release()
-            clips.append(path)
+            clips.append(write_video(folder / f"{Path(video).stem}_{start:04d}.mp4",
+                                     frames[start:start + clip_frames], 30.0))
     return clips
 
 
@@ -77,15 +62,10 @@ def write_bag(path: Path, clip: Path, compressed: bool) -> Path:
     typestore = make_typestore()
     types = typestore.types
     msgtype = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
-    capture = cv2.VideoCapture(str(clip))
     with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP if compressed else StoragePlugin.SQLITE3) as bag:
         connection = bag.add_connection(BAG_TOPIC + ("/compressed" if compressed else ""), msgtype,
                                         typestore=typestore)
-        index = 0
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
+        for index, bgr in enumerate(video_frames(clip)):
             stamp = START_NS + index * 33_333_333
             header = types["std_msgs/msg/Header"](
                 stamp=types["builtin_interfaces/msg/Time"](sec=stamp // 10**9, nanosec=stamp % 10**9),
@@ -96,8 +76,6 @@ def write_bag(path: Path, clip: Path, compressed: bool) -> Path:
                 message = types[msgtype](header=header, height=bgr.shape[0], width=bgr.shape[1], encoding="bgr8",
                                          is_bigendian=0, step=bgr.shape[1] * 3, data=bgr.reshape(-1))
             bag.write(connection, stamp, typestore.serialize_cdr(message, msgtype))
-            index += 1
-    capture.release()
     return path
 
 

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -45,24 +43,12 @@ from hand_tracking_ros import HandTracker  # noqa: E402
 from hand_tracking_ros.depth_fusion import fuse_depth  # noqa: E402
 from hand_tracking_ros.landmarks import tracking_rects  # noqa: E402
 from hand_tracking_ros.pose import CameraIntrinsics, estimate_hand_pose  # noqa: E402
+from speed import cpu_description  # noqa: E402
 from synthetic_depth import synthetic_depth_image  # noqa: E402
 
 TIPS = (4, 8, 12, 16, 20)
 BACKGROUND_BEHIND_M = 0.5
 TIP_HOLE_FRACTION = 0.06  # radius of the hole around each fingertip, over the hand's size in pixels
-
-
-def cpu_description() -> str:
-    """CPU model and its AVX2 / AVX-512 flags (Linux), else what the platform module knows."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                 platform.machine())
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    simd = [name for name, flag in (("AVX2", "avx2"), ("AVX-512", "avx512f")) if flag in flags]
-    return f"{model}, {os.cpu_count()} CPUs, {' '.join(simd) or 'no AVX2'}"
 
 
 def errors_cm(landmarks_camera: np.ndarray | None, truth: np.ndarray) -> tuple[float, float]:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import Counter
 from pathlib import Path
@@ -107,6 +108,7 @@ def accepted(label: str) -> set[str]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     labels, names, points = keypoint_predictions()
     print_confusion("keypoint.csv, 2D points", [(label, str(name)) for label, name in zip(labels, names)],
                     KEYPOINT_CLASSES)

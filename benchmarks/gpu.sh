@@ -14,6 +14,11 @@
 # packages where CUDA, cuDNN and TensorRT are installed system-wide. OUTPUT default: gpu_results.txt.
 set -euo pipefail
 
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+    exit 0
+fi
+
 WHEELS=$(realpath "${1:-wheels}")
 OUTPUT=$(realpath "${2:-gpu_results.txt}")
 VENV=${GPU_VENV:-.gpu-venv}

@@ -26,6 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(REPO_ROOT))
 
+from speed import cpu_description  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 from hand_tracking_ros import HandTracker  # noqa: E402
 
 PHOTOS = ("hands/hand_left.jpg", "hands/thumb_up_2.jpg", "hands/thumbs_up.png", "hands/assorted/2.jpg")
@@ -102,15 +104,6 @@ def victory_variants(tracker: HandTracker) -> dict[str, int]:
         variants[f"750x1000 with a grey border of {border:.0%} each side"] = cv2.copyMakeBorder(
             small, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=(128, 128, 128))
     return {name: len(tracker.process(image)) for name, image in variants.items()}
-
-
-def cpu_description() -> str:
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        model = "unknown CPU"
-    return model
 
 
 def pixels(value: float | None, width: int | None = None) -> str:

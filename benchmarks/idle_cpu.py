@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from speed import cpu_description  # benchmarks/ is on sys.path when run as a script
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CASES = ("stop", "default")
 
@@ -47,19 +49,6 @@ start = time.process_time()
 time.sleep(sleep)
 print(time.process_time() - start)
 """
-
-
-def cpu_description() -> str:
-    """CPU model name and its AVX2 / AVX-512 flags, from /proc/cpuinfo (Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
-                 "unknown CPU")
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    vector = [flag for flag in ("avx2", "avx512f") if flag in flags]
-    return f"{model} ({', '.join(vector) or 'no AVX2'})"
 
 
 def idle_cpu_seconds(case: str, runs: int, sleep: float, threads: int) -> float:

@@ -51,7 +51,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import mediapipe_reference  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from hand_tracking_ros import HandTracker  # noqa: E402
-from hand_tracking_ros.smoothing import IMAGE_SMOOTHING, LandmarkSmoother, OneEuroParams, hand_scale  # noqa: E402
+from hand_tracking_ros.smoothing import (IMAGE_SMOOTHING, LandmarkSmoother, OneEuroParams, _alpha,  # noqa: E402
+                                         hand_scale)
 from hand_tracking_ros.sources import FrameSource  # noqa: E402
 
 HELD = {"thumbs_up_1280x720.mp4": (70, 190), "reaching_hand_640x360.mp4": (100, 200)}
@@ -128,10 +129,6 @@ class SpeedVariantFilter:
         if self.variant == "predict":
             return self._filtered + (1 - alpha) * self._velocity * scale * dt
         return self._filtered
-
-
-def _alpha(cutoff, dt: float):
-    return 1.0 / (1.0 + 1.0 / (2.0 * np.pi * cutoff * dt))
 
 
 def product_filter(params: OneEuroParams):

@@ -12,6 +12,7 @@ detector schedule (detection_interval=1) and with our default.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def compare(frames: list[np.ndarray], static: bool, **options) -> dict:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     photos = read_rgb("hands", "hands/assorted")
     negatives = read_rgb("negatives")  # the images; FrameSource leaves the folder's video out
     videos = {name: read_rgb(f"videos/{name}") for name in ("reaching_hand_640x360.mp4", "thumbs_up_1280x720.mp4")}

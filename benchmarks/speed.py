@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,16 +72,24 @@ while os.getppid() == parent:
 VECTOR_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
 
 
+def video_frames(path: Path) -> Iterator[np.ndarray]:
+    """The BGR frames of a video, one by one (OpenCV alone: FrameSource would import our pipeline into
+    MediaPipe's measured process)."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                return
+            yield bgr
+    finally:
+        capture.release()
+
+
 def read_video(path: Path, size: tuple[int, int] | None = None) -> list[np.ndarray]:
     """BGR frames of a video, resized to ``size`` if given."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(bgr if size is None else cv2.resize(bgr, size, interpolation=cv2.INTER_AREA))
-    capture.release()
+    frames = [bgr if size is None else cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+              for bgr in video_frames(path)]
     if not frames:
         raise SystemExit(f"cannot read {path}; the benchmark needs ../shared/data beside the checkout")
     return frames
@@ -95,10 +104,14 @@ def write_case_video(case: str, loops: int, folder: Path) -> Path:
         count = min(len(frames), len(second))
         frames = [np.hstack([left, right]) for left, right in zip(frames[:count], second[:count])]
     passes = [frames if index % 2 == 0 else frames[::-1] for index in range(loops)]
-    path = folder / f"{case}.mp4"
+    return write_video(folder / f"{case}.mp4", [frame for one_pass in passes for frame in one_pass], 25.0)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """BGR frames (all of one size) as an MPEG-4 .mp4."""
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (width, height))
-    for frame in (frame for one_pass in passes for frame in one_pass):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for frame in frames:
         writer.write(frame)
     writer.release()
     return path
@@ -176,19 +189,13 @@ def mediapipe_track(video: Path, output: Path) -> None:
     """MediaPipe's counterpart of ``hand-tracking track VIDEO --output FILE``: one JSON line per frame."""
     import mediapipe_reference
 
-    capture = cv2.VideoCapture(str(video))
     with mediapipe_reference.mediapipe_hands(False, MAX_HANDS) as hands, open(output, "w") as out:
-        index = 0
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
+        for index, bgr in enumerate(video_frames(video)):
             result = hands.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             found = mediapipe_reference.to_arrays(result, bgr.shape[1], bgr.shape[0])
             out.write(json.dumps({"frame": index, "hands": [
                 {"landmarks": hand["landmarks"].round(2).tolist(), "handedness": hand["handedness"],
                  "score": hand["score"]} for hand in found]}) + "\n")
-            index += 1
 
 
 # ---- the parent: starting, loading and timing the measured processes --------------------------------------

@@ -42,7 +42,7 @@ from typing import Sequence
 
 from .backend import ProviderUnavailableError
 from .camera_outputs import NO_DEPTH_MATCH, OutputSettings, camera_input, camera_outputs, frame_timestamp
-from .cli import add_tracker_arguments, tracker_from_arguments
+from .cli import add_marker_depth_argument, add_tracker_arguments, tracker_from_arguments
 from .depth_matching import DepthHistory, stamp_seconds
 from .models import ModelFileError
 from .parameters import DEFAULTS
@@ -54,6 +54,8 @@ IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 HANDS_TYPE = "hand_tracking_ros/msg/HandLandmarksArray"
 MARKERS_TYPE = "visualization_msgs/msg/MarkerArray"
 POSES_TYPE = "geometry_msgs/msg/PoseArray"
+# The results of each image: the CameraTopics (topic) and CameraOutputs (message) field, and the type.
+RESULT_TYPES = {"hands": HANDS_TYPE, "markers": MARKERS_TYPE, "poses": POSES_TYPE}
 TF_TYPE = "tf2_msgs/msg/TFMessage"
 TF_TOPIC = "/tf"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
@@ -94,9 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tf-prefix", default=DEFAULTS["tf_prefix"], metavar="PREFIX",
                         help="prefix of the hands' tf frame names (default none)")
     add_tracker_arguments(parser)
-    parser.add_argument("--marker-assumed-depth", type=float, default=DEFAULTS["marker_assumed_depth"],
-                        metavar="METRES", help="depth of the markers of hands without a metric pose "
-                                               "(default %(default)s)")
+    add_marker_depth_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -230,10 +230,8 @@ def process_bag(input_path: Path, output_path: Path, image_topics: list[str], tr
         try:
             copies = {connection.id: _copy_connection(writer, connection, typestore)
                       for connection in reader.connections}
-            tracking.results = {topic: {kind: writer.add_connection(name, msgtype, typestore=typestore)
-                                        for kind, name, msgtype in (("hands", topics.hands, HANDS_TYPE),
-                                                                    ("markers", topics.markers, MARKERS_TYPE),
-                                                                    ("poses", topics.poses, POSES_TYPE))}
+            tracking.results = {topic: {kind: writer.add_connection(getattr(topics, kind), msgtype, typestore=typestore)
+                                        for kind, msgtype in RESULT_TYPES.items()}
                                 for topic, topics in cameras.items()}
             if tf:  # the bag's own /tf when it has one: tf listeners read one topic
                 tracking.tf_connection = next(
@@ -302,6 +300,14 @@ class _BagRun:
             LOGGER.warning("%s at %d ns: %s (%s); further ones are counted in the summary", topic, timestamp, what,
                            reason)
 
+    def _deserialize(self, rawdata, msgtype: str, counter: Counter, topic: str, timestamp: int, what: str):
+        """The message, or None for bytes that do not deserialize as ``msgtype`` (counted in ``counter``)."""
+        try:
+            return self.typestore.deserialize_cdr(rawdata, msgtype)
+        except self.unreadable as error:
+            self._count(counter, topic, UNREADABLE_MESSAGE, timestamp, f"skipped {what}: {error}")
+            return None
+
     def on_message(self, connection, timestamp: int, rawdata, writer) -> None:
         topic = connection.topic
         if connection.msgtype == CAMERA_INFO_TYPE and topic in self.cameras_of_info:
@@ -327,11 +333,11 @@ class _BagRun:
         from .ros_conversions import camera_intrinsics
 
         skipped = self.summary.camera_info_skipped[info_topic]
-        try:
-            camera = camera_intrinsics(self.typestore.deserialize_cdr(rawdata, CAMERA_INFO_TYPE))
-        except self.unreadable as error:  # keep the calibration of the previous camera_info
-            self._count(skipped, info_topic, UNREADABLE_MESSAGE, timestamp, f"skipped a camera_info: {error}")
+        msg = self._deserialize(rawdata, CAMERA_INFO_TYPE, skipped, info_topic, timestamp, "a camera_info")
+        if msg is None:  # keep the calibration of the previous camera_info
             return
+        try:
+            camera = camera_intrinsics(msg)
         except ValueError as error:
             camera = None
             self._count(skipped, info_topic, UNUSABLE_CALIBRATION, timestamp,
@@ -340,22 +346,17 @@ class _BagRun:
             self.intrinsics[topic] = camera
 
     def _on_depth(self, depth_topic: str, timestamp: int, rawdata) -> None:
-        try:
-            msg = self.typestore.deserialize_cdr(rawdata, DEPTH_TYPE)
-        except self.unreadable as error:
-            self._count(self.summary.depth_skipped[depth_topic], depth_topic, UNREADABLE_MESSAGE, timestamp,
-                        f"skipped a depth image: {error}")
+        msg = self._deserialize(rawdata, DEPTH_TYPE, self.summary.depth_skipped[depth_topic], depth_topic, timestamp,
+                                "a depth image")
+        if msg is None:
             return
         for topic in self.cameras_of_depth[depth_topic]:
             self.depths[topic].put(stamp_seconds(msg.header), msg)  # decoded only if a colour image takes it
 
     def _on_image(self, topic: str, msgtype: str, timestamp: int, rawdata, writer) -> None:
         self.summary.images[topic] += 1
-        try:
-            msg = self.typestore.deserialize_cdr(rawdata, msgtype)
-        except self.unreadable as error:
-            self._count(self.summary.skipped[topic], topic, UNREADABLE_MESSAGE, timestamp,
-                        f"skipped an image: {error}")
+        msg = self._deserialize(rawdata, msgtype, self.summary.skipped[topic], topic, timestamp, "an image")
+        if msg is None:
             return
         if topic in self.waiting:  # tracked once its depth image is settled (_release)
             self.waiting[topic].append((timestamp, msg, self.intrinsics.get(topic)))
@@ -405,11 +406,18 @@ class _BagRun:
             self._count(self.summary.without_pose[topic], topic, CALIBRATION_SIZE_MISMATCH, timestamp,
                         outputs.pose_problem)
         connections = self.results[topic]
-        for kind, message, msgtype in (("hands", outputs.hands, HANDS_TYPE), ("markers", outputs.markers, MARKERS_TYPE),
-                                       ("poses", outputs.poses, POSES_TYPE)):
-            writer.write(connections[kind], timestamp, self.typestore.serialize_cdr(message, msgtype))
+        for kind, msgtype in RESULT_TYPES.items():
+            writer.write(connections[kind], timestamp, self.typestore.serialize_cdr(getattr(outputs, kind), msgtype))
         if self.tf_connection is not None and outputs.transforms is not None:
             writer.write(self.tf_connection, timestamp, self.typestore.serialize_cdr(outputs.transforms, TF_TYPE))
+
+
+def _topic_types(reader) -> dict[str, set[str]]:
+    """{topic: its message types} of the bag (a topic may have connections of several types)."""
+    types: dict[str, set[str]] = defaultdict(set)
+    for connection in reader.connections:
+        types[connection.topic].add(connection.msgtype)
+    return types
 
 
 def _depth_topics(reader, image_topics: list[str], depth_topics) -> dict[str, str]:
@@ -420,9 +428,7 @@ def _depth_topics(reader, image_topics: list[str], depth_topics) -> dict[str, st
     if len(depth_topics) != len(image_topics):
         raise BagError(f"{len(depth_topics)} --depth-topic for {len(image_topics)} --image-topic: give one per image "
                        "topic, in the same order (\"\" for a camera without depth)")
-    types: dict[str, set[str]] = defaultdict(set)
-    for connection in reader.connections:
-        types[connection.topic].add(connection.msgtype)
+    types = _topic_types(reader)
     for topic in filter(None, depth_topics):
         if topic not in types:
             raise BagError(f"depth topic {topic} is not in the bag")
@@ -433,9 +439,7 @@ def _depth_topics(reader, image_topics: list[str], depth_topics) -> dict[str, st
 
 def _cameras(reader, image_topics: list[str]) -> dict:
     """CameraTopics of each asked-for image topic, checked against what the bag holds."""
-    types: dict[str, set[str]] = defaultdict(set)
-    for connection in reader.connections:
-        types[connection.topic].add(connection.msgtype)
+    types = _topic_types(reader)
     available = sorted(topic for topic, msgtypes in types.items() if msgtypes & set(IMAGE_TYPES))
     cameras = {}
     for topic in dict.fromkeys(image_topics):
@@ -453,7 +457,7 @@ def _cameras(reader, image_topics: list[str]) -> dict:
             cameras[topic] = camera_topics(base)
         except ValueError as error:
             raise BagError(f"{topic}: {error}") from error
-        for output in (cameras[topic].hands, cameras[topic].markers, cameras[topic].poses):
+        for output in (getattr(cameras[topic], kind) for kind in RESULT_TYPES):
             if output in types:
                 raise BagError(f"the bag already has a {output} topic; write from a bag without results")
         for earlier, topics in cameras.items():

@@ -52,8 +52,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .backend import MAX_BATCH
-from .cli import add_tracker_arguments, tracker_from_arguments
-from .parameters import DEFAULTS
+from .cli import add_marker_depth_argument, add_tracker_arguments, tracker_from_arguments
 
 LOGGER = logging.getLogger("hand_tracking_ros")
 
@@ -260,18 +259,11 @@ class InputTracker:
         return self.process_streams({None: image_rgb}, timestamp)[None]
 
     def process_streams(self, images: dict, timestamp=None, depths: dict | None = None) -> dict:
-        from .tracker import check_depth, check_image, check_timestamp
+        from .tracker import check_stream_inputs
 
         # Checked here, so that a bad image, depth image or timestamp raises for its own input only (as a
         # tracker of its own would), never in the call that serves every input.
-        checked = {key: check_image(image) for key, image in images.items()}
-        depths = {key: check_depth(depth) for key, depth in (depths or {}).items()}
-        if depths.keys() - checked.keys():
-            raise ValueError(f"depths has stream {next(iter(depths.keys() - checked.keys()))!r}, which has no image")
-        stamps = timestamp if isinstance(timestamp, dict) else dict.fromkeys(checked, timestamp)
-        if not set(checked) <= set(stamps):
-            raise ValueError(f"timestamp has no entry for stream {sorted(set(checked) - set(stamps), key=str)[0]!r}")
-        stamps = {key: check_timestamp(stamps[key]) for key in checked}
+        checked, stamps, depths = check_stream_inputs(images, timestamp, depths)
         self.streams.update(checked)
         hands = self.shared.process(self, checked, stamps, depths)
         return {key: [replace(hand, id=self._ids.setdefault(hand.id, len(self._ids))) for hand in stream_hands]
@@ -467,9 +459,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-failed", action="store_true",
                         help="also redo the inputs that the manifest lists as failed")
     add_tracker_arguments(parser)
-    parser.add_argument("--marker-assumed-depth", type=float, default=DEFAULTS["marker_assumed_depth"],
-                        metavar="METRES", help="bags: depth of the markers of hands without a metric pose "
-                                               "(default %(default)s)")
+    add_marker_depth_argument(parser, help_prefix="bags: ")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,7 +29,14 @@ from .depth_matching import stamp_seconds
 from .drawing import draw_hands
 from .image_decoding import ImageDecodeError, depth_image_to_metres, message_to_rgb, rgb_image_fields
 from .pose import CameraIntrinsics
-from .ros_conversions import assumed_intrinsics, hand_landmarks_array, hand_markers, hand_poses, hand_transforms
+from .ros_conversions import (
+    assumed_intrinsics,
+    hand_landmarks_array,
+    hand_markers,
+    hand_poses,
+    hand_transforms,
+    wrist_poses,
+)
 from .types import Hand
 
 # Reasons a colour frame is tracked without depth (besides image_decoding's, for a depth image that does not
@@ -119,13 +126,14 @@ def camera_outputs(msgs: SimpleNamespace, header, image_rgb: np.ndarray, hands: 
     if calibration is not None and intrinsics is None:  # the tracker made no poses with it either
         pose_problem = (f"camera_info is for {calibration.width}x{calibration.height} images, this one is "
                         f"{width}x{height} and no resize of it: no hand poses")
+    frames = wrist_poses(hands, settings.mirrored)  # once for the poses and the tf frames
     transforms = None
     if settings.tf:
-        transforms = hand_transforms(msgs, header, hands, settings.tf_prefix, settings.mirrored)
+        transforms = hand_transforms(msgs, header, hands, settings.tf_prefix, frames=frames)
         transforms = transforms if transforms.transforms else None
     return CameraOutputs(
         hands=hand_landmarks_array(msgs, header, width, height, hands),
-        poses=hand_poses(msgs, header, hands, settings.mirrored),
+        poses=hand_poses(msgs, header, hands, frames=frames),
         markers=(hand_markers(msgs, header, hands, intrinsics or assumed_intrinsics(width, height),
                               settings.assumed_depth) if settings.markers else None),
         transforms=transforms,

@@ -35,6 +35,7 @@ import cv2
 from .backend import ProviderUnavailableError
 from .models import ModelFileError
 from .options import KIND_NAMES, OPTION_SPECS, OPTIONS, OptionError, OptionSpec, TrackerOptions
+from .parameters import DEFAULTS
 from .sources import IMAGE_SUFFIXES, Frame, FrameSource, SourceError
 from .types import Hand
 
@@ -113,10 +114,15 @@ def check_output_file(path: Path, flag: str, source: FrameSource) -> None:
         raise OutputError(f"{flag} {path} is the source; writing it would destroy the input")
 
 
+def annotates_into_folder(output: Path, source: FrameSource) -> bool:
+    """Whether --annotate ``output`` is a folder of images named as the source's (else one image or video)."""
+    return source.kind == "folder" or (source.kind == "image" and output.is_dir())
+
+
 def check_annotation_target(output: Path, source: FrameSource) -> None:
     """Refuse, before anything is written, an --annotate target that AnnotationWriter cannot write for this
     source or that would overwrite the source's files."""
-    if source.kind == "folder" or (source.kind == "image" and output.is_dir()):
+    if annotates_into_folder(output, source):
         if output.exists() and not output.is_dir():
             raise OutputError(f"--annotate {output} is a file; a folder source is annotated into a folder")
         if not output.exists() and output.suffix.lower() in IMAGE_SUFFIXES | VIDEO_CODECS.keys():
@@ -144,7 +150,7 @@ class AnnotationWriter:
         check_annotation_target(output, source)
         self.output = output
         self.source = source
-        self.into_folder = source.kind == "folder" or (source.kind == "image" and output.is_dir())
+        self.into_folder = annotates_into_folder(output, source)
         self.video = None
 
     def write(self, frame: Frame, annotated_rgb) -> None:
@@ -187,6 +193,13 @@ def add_tracker_arguments(parser: argparse.ArgumentParser) -> None:
         allowed = f"{spec.range_text}; " if spec.minimum is not None else ""
         parser.add_argument(spec.cli_flag, dest=spec.name, type=_flag_parser(spec), default=spec.default,
                             metavar=metavar, help=f"{description} ({allowed}default: %(default)r)")
+
+
+def add_marker_depth_argument(parser: argparse.ArgumentParser, help_prefix: str = "") -> None:
+    """--marker-assumed-depth, shared by `bag` and `batch`; its default is the node's parameter's."""
+    parser.add_argument("--marker-assumed-depth", type=float, default=DEFAULTS["marker_assumed_depth"],
+                        metavar="METRES", help=f"{help_prefix}depth of the markers of hands without a metric pose "
+                                               "(default %(default)s)")
 
 
 def _flag_parser(spec: OptionSpec):

@@ -31,8 +31,7 @@ def draw_hands(image_rgb: np.ndarray, hands: list[Hand]) -> np.ndarray:
             cv2.circle(canvas, tuple(point), thickness + 2, color, 1, cv2.LINE_AA)
         top = points[:, 1].min()
         anchor = (int(points[:, 0].min()), int(max(top - 8, 16)))
-        scale = 0.4 + thickness * 0.15
-        cv2.putText(canvas, hand_label(hand), anchor, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2,
-                    cv2.LINE_AA)
-        cv2.putText(canvas, hand_label(hand), anchor, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+        scale, label = 0.4 + thickness * 0.15, hand_label(hand)
+        cv2.putText(canvas, label, anchor, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+        cv2.putText(canvas, label, anchor, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
     return canvas

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -39,8 +39,8 @@ class LandmarkBatch:
 
     def replace_rows(self, rows: np.ndarray, other: LandmarkBatch, other_rows: np.ndarray) -> None:
         """Overwrite ``rows`` with ``other``'s ``other_rows`` (a second reading of the same crops)."""
-        for name in ("landmarks", "world_landmarks", "presence", "right_hand"):
-            getattr(self, name)[rows] = getattr(other, name)[other_rows]
+        for item in fields(self):
+            getattr(self, item.name)[rows] = getattr(other, item.name)[other_rows]
 
 
 def crop(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:

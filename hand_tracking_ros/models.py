@@ -86,11 +86,7 @@ def default_dirs() -> list[Path]:
     prefixes = [_install_prefix(Path(__file__).absolute().parent), Path(sys.prefix)]
     prefixes += [Path(entry) for entry in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if entry]
     candidates += [prefix / "share" / PACKAGE_NAME / "models" for prefix in prefixes if prefix is not None]
-    unique = []
-    for candidate in candidates:
-        if candidate not in unique:
-            unique.append(candidate)
-    return unique
+    return list(dict.fromkeys(candidates))  # each place once, in order
 
 
 def find_model(file_name: str, models_dir: str | os.PathLike | None = None) -> Path:

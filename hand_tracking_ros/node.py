@@ -65,9 +65,6 @@ from .tracker import HandTracker
 NODE_NAME = "hand_tracking_node"
 WARNING_PERIOD = 5.0      # seconds between repeats of the same warning
 DIAGNOSTICS_PERIOD = 1.0  # seconds
-# Raised for images that cannot be turned into RGB (unsupported encoding, inconsistent step or size, short
-# or undecodable data): ImageDecodeError.reason says which.
-IMAGE_CONVERSION_ERRORS = (ImageDecodeError,)
 # How long the inference thread waits for tf2 to have the transform into target_frame at an image's stamp
 # (tf arrives a little after the image it goes with on a moving robot).
 TRANSFORM_TIMEOUT = 0.05  # seconds
@@ -245,7 +242,7 @@ class HandTrackingNode(Node):
                 continue
             try:
                 frame = camera_input(msg, self._matching_depth(camera, msg, depth_deadline), camera.intrinsics)
-            except IMAGE_CONVERSION_ERRORS as error:
+            except ImageDecodeError as error:  # an image that cannot be turned into RGB: error.reason says why
                 camera.stats.on_bad_frame()
                 self.get_logger().warning(
                     f"skipping an image on {camera.resolved_topics.image} ({_describe(msg)}): {error}",

@@ -28,8 +28,8 @@ PINHOLE_DISTORTION_MODELS = ("plumb_bob", "rational_polynomial")
 FISHEYE_DISTORTION_MODEL = "equidistant"
 # Coefficient counts OpenCV's functions take (k1 k2 p1 p2 [k3 [k4 k5 k6 [s1-s4 [tx ty]]]]; fisheye k1-k4);
 # any other count makes every one of its calls fail, so it is refused when the intrinsics are made.
-PINHOLE_DISTORTION_LENGTHS = (0, 4, 5, 8, 12, 14)
-FISHEYE_DISTORTION_LENGTHS = (0, 4)
+DISTORTION_LENGTHS = {**dict.fromkeys(PINHOLE_DISTORTION_MODELS, (0, 4, 5, 8, 12, 14)),
+                      FISHEYE_DISTORTION_MODEL: (0, 4)}
 # Calibrations smaller than this a side are placeholders (a 1x1 camera_info), not a camera's resolution, and
 # images whose aspect ratio differs from the calibration's by more than this are another camera or a crop.
 MIN_CALIBRATED_SIDE = 16
@@ -63,8 +63,7 @@ class CameraIntrinsics:
                                                                  FISHEYE_DISTORTION_MODEL):
             raise ValueError(f"unsupported distortion model {self.distortion_model!r}; supported: "
                              f"{', '.join((*PINHOLE_DISTORTION_MODELS, FISHEYE_DISTORTION_MODEL))}")
-        lengths = {FISHEYE_DISTORTION_MODEL: FISHEYE_DISTORTION_LENGTHS,
-                   **dict.fromkeys(PINHOLE_DISTORTION_MODELS, PINHOLE_DISTORTION_LENGTHS)}.get(self.distortion_model)
+        lengths = DISTORTION_LENGTHS.get(self.distortion_model)
         if lengths is not None and len(self.distortion) not in lengths:
             raise ValueError(f"{self.distortion_model} distortion with {len(self.distortion)} coefficients; OpenCV "
                              f"takes {', '.join(map(str, lengths[1:]))} (or none)")

@@ -179,21 +179,24 @@ def wrist_poses(hands: Sequence[Hand], mirrored: bool = False) -> list[tuple[np.
     return frames
 
 
-def hand_poses(msgs: SimpleNamespace, header: object, hands: Sequence[Hand], mirrored: bool = False) -> object:
+def hand_poses(msgs: SimpleNamespace, header: object, hands: Sequence[Hand], mirrored: bool = False,
+               frames: list | None = None) -> object:
     """PoseArray of one image: each hand's wrist pose in the image's frame, in the order of ``hands`` (of
     HandLandmarksArray.hands). A hand without a valid pose gets an all-NaN pose, so that indices still
-    match (HandLandmarks.pose_valid says which)."""
+    match (HandLandmarks.pose_valid says which). ``frames``: ``wrist_poses(hands, mirrored)``, when the
+    caller has them already."""
     nan_pose = ((np.nan,) * 3, (np.nan,) * 4)
-    return msgs.PoseArray(header=header, poses=[_pose(msgs, *(frame or nan_pose))
-                                                for frame in wrist_poses(hands, mirrored)])
+    frames = wrist_poses(hands, mirrored) if frames is None else frames
+    return msgs.PoseArray(header=header, poses=[_pose(msgs, *(frame or nan_pose)) for frame in frames])
 
 
 def hand_transforms(msgs: SimpleNamespace, header: object, hands: Sequence[Hand], tf_prefix: str = "",
-                    mirrored: bool = False) -> object:
+                    mirrored: bool = False, frames: list | None = None) -> object:
     """TFMessage of one image: for each hand with a valid pose, its wrist frame ``<tf_prefix>hand_<id>``
-    as a child of the image's frame (``header.frame_id``), stamped with the image's stamp."""
+    as a child of the image's frame (``header.frame_id``), stamped with the image's stamp. ``frames`` as
+    in ``hand_poses``."""
     transforms = []
-    for hand, frame in zip(hands, wrist_poses(hands, mirrored)):
+    for hand, frame in zip(hands, wrist_poses(hands, mirrored) if frames is None else frames):
         if frame is None:
             continue  # tf2 refuses NaN transforms: a hand without a pose has no frame this time
         (x, y, z), (qx, qy, qz, qw) = (np.asarray(v, np.float64).tolist() for v in frame)

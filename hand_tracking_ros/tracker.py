@@ -141,6 +141,23 @@ def duplicate_mask(landmarks: np.ndarray) -> np.ndarray:
     return duplicate
 
 
+def check_stream_inputs(images: dict, timestamp: float | dict | None = None, depths: dict | None = None
+                        ) -> tuple[dict, dict, dict]:
+    """``process_streams``' arguments checked (ValueError for the first bad one) and normalised: the images
+    as checked arrays, one checked timestamp per stream, the checked depth images."""
+    checked = {key: check_image(image) for key, image in images.items()}
+    depths = {key: check_depth(depth) for key, depth in (depths or {}).items()}
+    imageless = depths.keys() - checked.keys()
+    if imageless:
+        raise ValueError(f"depths has stream {next(iter(imageless))!r}, which has no image")
+    if isinstance(timestamp, dict):
+        missing = [key for key in checked if key not in timestamp]
+        if missing:
+            raise ValueError(f"timestamp has no entry for stream {missing[0]!r}")
+    timestamps = timestamp if isinstance(timestamp, dict) else dict.fromkeys(checked, timestamp)
+    return checked, {key: check_timestamp(timestamps[key]) for key in checked}, depths
+
+
 @dataclass
 class StreamState:
     """Tracks of one image stream: ids and the crops their landmarks gave for the next frame."""
@@ -219,6 +236,8 @@ class HandTracker:
                 if models is not None:
                     self._models = models
                 self._smoother.set_params(options.image_smoothing, options.world_smoothing)
+                if not options.smoothing:
+                    self._smoother.reset()  # so that switching smoothing back on starts from fresh landmarks
                 self._gestures.hold_frames = options.gesture_hold_frames
                 self._cap_tracks(options.max_num_hands)
 
@@ -284,19 +303,9 @@ class HandTracker:
         (uint16 millimetres or float metres, NaN or 0 where nothing was measured); with the stream's
         intrinsics each hand's pose then comes from it (``depth_fusion``). Bad images or depth images, or a
         timestamp that is not a finite number, raise ValueError before anything runs."""
-        keys = list(images)
-        frames = [check_image(images[key]) for key in keys]
-        depths = {key: check_depth(depth) for key, depth in (depths or {}).items()}
-        if depths.keys() - set(keys):
-            raise ValueError(f"depths has stream {next(iter(depths.keys() - set(keys)))!r}, which has no image")
-        if isinstance(timestamp, dict):
-            missing = [key for key in keys if key not in timestamp]
-            if missing:
-                raise ValueError(f"timestamp has no entry for stream {missing[0]!r}")
-        timestamps = timestamp if isinstance(timestamp, dict) else dict.fromkeys(keys, timestamp)
-        timestamps = {key: check_timestamp(timestamps[key]) for key in keys}
+        images, timestamps, depths = check_stream_inputs(images, timestamp, depths)
         with self._lock:
-            return self._process_streams(keys, frames, timestamps, depths)
+            return self._process_streams(list(images), list(images.values()), timestamps, depths)
 
     def _process_streams(self, keys: list, frames: list[np.ndarray], timestamps: dict, depths: dict) -> dict:
         options, models = self._options, self._models
@@ -424,13 +433,11 @@ class HandTracker:
         """Per-track post-processing of this frame's hands (ids assigned, raw landmarks): One Euro smoothing,
         handedness averaged over the track, the gesture held for ``gesture_hold_frames``, and the pose when
         the hand's stream has camera intrinsics, from ``depth`` where it has enough for the hand."""
-        if not self._options.smoothing:
-            self._smoother.reset()  # so that switching smoothing back on starts from fresh landmarks
         camera = self._intrinsics.get(stream)
         if camera is not None:
             camera = camera.for_image_size(*image_size)
-        for hand in hands:
-            if self._options.smoothing:
+        if self._options.smoothing:
+            for hand in hands:
                 hand.landmarks, hand.world_landmarks = self._smoother.smooth(
                     hand.id, hand.landmarks, hand.world_landmarks, timestamp)
         # All hands' gestures in one vectorized pass.

@@ -75,6 +75,16 @@ def load_rgb(relative_path: str) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def rosbags_messages():
+    """rosbags' type store with this package's messages and the ``msgs`` namespace of its classes
+    (``ros_conversions``); skips the calling test module where rosbags, a test dependency, is missing."""
+    pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
+    from hand_tracking_ros.rosbags_messages import make_typestore, message_namespace
+
+    typestore = make_typestore()
+    return typestore, message_namespace(typestore)
+
+
 def read_video(relative_path: str, max_frames: int | None = None) -> list[np.ndarray]:
     capture = cv2.VideoCapture(str(DATA_DIR / relative_path))
     frames = []

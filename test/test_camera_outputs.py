@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import load_rgb
+from conftest import load_rgb, rosbags_messages
 from synthetic_depth import synthetic_depth_image
 
 from hand_tracking_ros import HandTracker
@@ -24,11 +24,8 @@ from hand_tracking_ros.pose import CameraIntrinsics
 from hand_tracking_ros.types import DEPTH_HAND_MODEL, DEPTH_IMAGE
 
 # The rest of this module needs rosbags (the message classes), a test dependency.
-pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
-from hand_tracking_ros.rosbags_messages import default_message, make_typestore, message_namespace
-
-TYPESTORE = make_typestore()
-MSGS = message_namespace(TYPESTORE)
+TYPESTORE, MSGS = rosbags_messages()
+from hand_tracking_ros.rosbags_messages import default_message
 T = TYPESTORE.types
 
 

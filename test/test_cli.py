@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, distribution, entry_points
 import cv2
 import numpy as np
 import pytest
-from conftest import DATA_DIR
+from conftest import DATA_DIR, read_video
 
 from hand_tracking_ros.cli import TrackSummary, main, track_source
 from hand_tracking_ros.sources import FrameSource
@@ -231,13 +231,7 @@ def test_a_reader_that_stops_early_ends_the_run_quietly():
 def long_video(path: Path, repeats: int) -> int:
     """VIDEO played ``repeats`` times into ``path``: long enough that a run is still going when the test
     interrupts it, however fast this machine is. Returns its number of frames."""
-    capture = cv2.VideoCapture(str(VIDEO))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
+    frames = [cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) for frame in read_video(str(VIDEO.relative_to(DATA_DIR)))]
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (width, height))
     for frame in frames * repeats:

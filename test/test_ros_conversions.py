@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import load_rgb
+from conftest import load_rgb, rosbags_messages
 
 from hand_tracking_ros import HAND_CONNECTIONS, HandTracker
 from hand_tracking_ros.pose import CameraIntrinsics, HandPose
@@ -20,11 +20,8 @@ from hand_tracking_ros.ros_conversions import (
     landmarks_in_camera,
 )
 # The rest of this module needs rosbags, a test dependency.
-pytest.importorskip("rosbags", reason="rosbags is not installed (pip install -e \".[test]\")")
-from hand_tracking_ros.rosbags_messages import default_message, make_typestore, message_namespace
-
-TYPESTORE = make_typestore()
-MSGS = message_namespace(TYPESTORE)
+TYPESTORE, MSGS = rosbags_messages()
+from hand_tracking_ros.rosbags_messages import default_message
 
 
 @pytest.fixture(scope="module")
