@@ -161,9 +161,25 @@ class Camera:
             node.destroy_publisher(publisher)
 
 
+# What a node that cannot start raises: ModelFileError also covers a SHA256SUMS that cannot be read; ValueError,
+# an option the tracker refuses.
+STARTUP_ERRORS = (StartupError, ModelFileError, ProviderUnavailableError, ValueError)
+
+
 class HandTrackingNode(Node):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
+        try:
+            self._start()
+        except STARTUP_ERRORS as error:
+            # Logged here, by the node's own logger, so the line names the node as remapped (a launch file's
+            # name=, __node:=) rather than its default name. One line, whatever the message (onnxruntime's span
+            # several).
+            self.get_logger().fatal(f"cannot start: {' '.join(str(error).split())}")
+            super().destroy_node()  # Node's own: the inference thread this class also stops never started
+            raise
+
+    def _start(self) -> None:
         try:  # rclpy refuses values of the wrong type or out of range given at start-up
             for spec in PARAMETERS:
                 self.declare_parameter(spec.name, list(spec.default) if isinstance(spec.default, tuple)
@@ -421,10 +437,7 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     try:
         node = HandTrackingNode()
-    except (StartupError, ModelFileError, ProviderUnavailableError, ValueError) as error:
-        # ModelFileError also covers a SHA256SUMS that cannot be read; ValueError, an option the tracker refuses.
-        # One line, whatever the message (onnxruntime's span several).
-        rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {' '.join(str(error).split())}")
+    except STARTUP_ERRORS:  # the node has logged why
         rclpy.try_shutdown()
         return 1
     except KeyboardInterrupt:  # Ctrl-C (or `ros2 launch` shutting down) while the models load: no error
