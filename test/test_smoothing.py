@@ -70,6 +70,19 @@ def test_tracker_smoothing_can_be_switched(frames):
     assert not np.array_equal(ours.landmarks, raw.landmarks)
 
 
+def test_smoothing_never_changes_the_crops(frames, raw_and_smoothed):
+    """The tracker's output with smoothing is the smoother applied to its output without: the next frame's
+    crop comes from the raw landmarks either way. So comparing a run with smoothing against one without
+    measures the filter's lag alone, and a smoothed run cannot drift onto another crop history (crops cut
+    around the smoothed landmarks did: see the docstring of benchmarks/jitter.py)."""
+    (raw, raw_world), (smoothed, smoothed_world) = raw_and_smoothed
+    smoother = LandmarkSmoother()
+    offline = [smoother.smooth(0, np.column_stack([image, np.zeros(21)]), world, index / FPS)
+               for index, (image, world) in enumerate(zip(raw, raw_world))]
+    np.testing.assert_allclose(np.array([image[:, :2] for image, _ in offline]), smoothed, atol=1e-3)
+    np.testing.assert_allclose(np.array([world for _, world in offline]), smoothed_world, atol=1e-6)
+
+
 def test_image_smoothing_is_scale_aware(hand):
     """Value scaling by the hand's size: the same motion of a hand twice as big is smoothed the same."""
     image, world = hand
