@@ -156,7 +156,6 @@ def variant_filter(params: OneEuroParams, variant: str):
 
 
 D = IMAGE_SMOOTHING
-W = RESIDUAL_SPEED_WEIGHT
 SETTINGS = {  # label: a function that makes a fresh filter
     "smoothing off": None,
     f"defaults (hand motion, {D.min_cutoff:g} Hz / beta {D.beta:g})": lambda: product_filter(D),
@@ -273,11 +272,12 @@ def main() -> int:
           + f"{'fingers median':>16}{'max px':>8}")
     defaults = list(SETTINGS)[1]
     for label, make_filter in SETTINGS.items():
-        cells = []
+        cells, ratios = [], {}
         for name, window in HELD.items():
             points = smoothed(held[name], make_filter)
             value = jitter(points, window)
-            cells += [f"{value:.2f}", f"{jitter(mediapipe[name], window) / value:.2f}x",
+            ratios[name] = jitter(mediapipe[name], window) / value
+            cells += [f"{value:.2f}", f"{ratios[name]:.2f}x",
                       f"{accel(mediapipe[name], window) / accel(points, window):.2f}x"]
         errors = fast_errors(fast, make_filter)
         full_rate_worst = fast_errors(full_rate, make_filter).max(axis=1)
@@ -286,9 +286,7 @@ def main() -> int:
         delay = lag(smoothed(held[name], make_filter), held[name].image[..., :2], window)
         finger_errors = fast_errors(fingers, make_filter)
         if label == defaults:
-            thumbs = HELD_TARGET
-            held_ratio = jitter(mediapipe[thumbs], HELD[thumbs]) / jitter(smoothed(held[thumbs], make_filter),
-                                                                        HELD[thumbs])
+            held_ratio = ratios[HELD_TARGET]
             targets = (f"targets with the defaults: held thumb-up {held_ratio:.2f}x less jitter than MediaPipe "
                        f"({'met' if held_ratio >= 2 else 'NOT met'}: >= 2x); fast clips {within:.1f}% within 26 px "
                        f"({'met' if within >= 99.5 else 'NOT met'}: >= 99.5%), median {np.median(errors):.2f} px "

@@ -159,9 +159,9 @@ class HandMotionFilter(OneEuroFilter):
     def _speed(self, values: np.ndarray, dt: float, value_scale: float) -> np.ndarray:
         previous, current = self._raw[:, :2], values[:, :2]
         moved = similarity_motion(previous, current)
-        self._velocity = self._low_pass(self._velocity, (moved - previous) * (value_scale / dt), dt)
-        self._residual_velocity = self._low_pass(self._residual_velocity, (current - moved) * (value_scale / dt),
-                                                 dt)
+        rate = value_scale / dt
+        self._velocity = self._low_pass(self._velocity, (moved - previous) * rate, dt)
+        self._residual_velocity = self._low_pass(self._residual_velocity, (current - moved) * rate, dt)
         return np.maximum(np.linalg.norm(self._velocity, axis=-1, keepdims=True),
                           self.residual_weight * np.linalg.norm(self._residual_velocity, axis=-1, keepdims=True))
 
